@@ -16,6 +16,16 @@ public enum ConfidenceTransform
     Binary,
 }
 
+/// <summary>Preconditioner of the conjugate-gradient row solves.</summary>
+public enum CgPreconditioner
+{
+    /// <summary>Plain conjugate gradient.</summary>
+    None,
+
+    /// <summary>Diagonal (Jacobi) preconditioning with the exact diagonal of A_u in the eigenbasis of G.</summary>
+    Jacobi,
+}
+
 /// <summary>The per-row solver of the weighted least-squares half-step.</summary>
 public enum WalsSolver
 {
@@ -68,6 +78,12 @@ public sealed record WalsOptions
 
     /// <summary>Conjugate-gradient steps per row and half-step (Takacs, Pilaszy and Tikk, RecSys 2011).</summary>
     public int CgSteps { get; init; } = 3;
+
+    /// <summary>
+    /// Preconditioner of the CG solver: Jacobi divides the residual by the exact diagonal of A_u in the
+    /// eigenbasis of G (free there); None is plain CG, step for step the iterates of the implicit library.
+    /// </summary>
+    public CgPreconditioner CgPreconditioner { get; init; } = CgPreconditioner.Jacobi;
 
     /// <summary>Seed of the factor initialisation: factors start uniform in [0, InitScale).</summary>
     public int Seed { get; init; } = 42;

@@ -1,0 +1,296 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace WalsCluster.Core.LinearAlgebra;
+
+/// <summary>
+/// Dense products over row-major float matrices: the rotation C = A M of factor rows by a k x k matrix
+/// and the Gram matrix G = A^T A. Both run a register-blocked 6 x 16 micro-kernel (12 Vector256
+/// accumulators, two loads and six broadcasts per step of the reduction), with 6 x 8, 1 x 16 and 1 x 8
+/// kernels and a scalar loop for the edges. <see cref="ScalarKernels"/> has the references.
+/// </summary>
+public static unsafe class MatrixKernels
+{
+    private const int Mr = 6;
+    private const int ChunkRows = 48;
+    private const int GramChunkRows = 256;
+
+    /// <summary>a (rows x k) = a * m (m is k x k), in place, parallel over chunks of rows.</summary>
+    public static void MultiplyInPlace(float[] a, int rows, int k, float[] m, int threads)
+    {
+        if (a.Length < (long)rows * k || m.Length < k * k)
+        {
+            throw new ArgumentException("Matrix sizes do not match.");
+        }
+        var chunks = (rows + ChunkRows - 1) / ChunkRows;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
+            () => new float[ChunkRows * k],
+            (chunk, _, buffer) =>
+            {
+                var r0 = chunk * ChunkRows;
+                var n = Math.Min(ChunkRows, rows - r0);
+                var slice = a.AsSpan(r0 * k, n * k);
+                Multiply(slice, n, k, m, buffer);
+                buffer.AsSpan(0, n * k).CopyTo(slice);
+                return buffer;
+            },
+            _ => { });
+    }
+
+    /// <summary>c (rows x k) = a (rows x k) * m (k x k), single-threaded.</summary>
+    public static void Multiply(ReadOnlySpan<float> a, int rows, int k, ReadOnlySpan<float> m, Span<float> c)
+    {
+        if (a.Length < rows * k || m.Length < k * k || c.Length < rows * k)
+        {
+            throw new ArgumentException("Matrix sizes do not match.");
+        }
+        if (rows == 0 || k == 0)
+        {
+            return;
+        }
+        var tile = stackalloc float[Mr * 16];
+        fixed (float* pa = a, pm = m, pc = c)
+        {
+            for (var r0 = 0; r0 < rows; r0 += Mr)
+            {
+                var mr = Math.Min(Mr, rows - r0);
+                var j0 = 0;
+                for (; j0 < k; j0 += 16)
+                {
+                    var nr = Math.Min(16, k - j0);
+                    Tile(pa + (long)r0 * k, k, 1, mr, pm + j0, k, nr, k, tile);
+                    for (var i = 0; i < mr; i++)
+                    {
+                        new ReadOnlySpan<float>(tile + i * 16, nr).CopyTo(new Span<float>(pc + (long)(r0 + i) * k + j0, nr));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>gram (k x k row-major, double) += a^T a for a (rows x k), parallel over chunks of rows.</summary>
+    public static void AddGram(float[] a, int rows, int k, double[] gram, int threads)
+    {
+        if (a.Length < (long)rows * k || gram.Length < k * k)
+        {
+            throw new ArgumentException("Matrix sizes do not match.");
+        }
+        var chunks = (rows + GramChunkRows - 1) / GramChunkRows;
+        var sync = new object();
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
+            () => new double[k * k],
+            (chunk, _, local) =>
+            {
+                var r0 = chunk * GramChunkRows;
+                var n = Math.Min(GramChunkRows, rows - r0);
+                AddGramUpper(a.AsSpan(r0 * k, n * k), n, k, local);
+                return local;
+            },
+            local =>
+            {
+                lock (sync)
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        for (var j = i; j < k; j++)
+                        {
+                            gram[i * k + j] += local[i * k + j];
+                        }
+                    }
+                }
+            });
+        MirrorUpper(gram, k);
+    }
+
+    /// <summary>gram += a^T a, single-threaded; the whole matrix is updated.</summary>
+    public static void AddGram(ReadOnlySpan<float> a, int rows, int k, Span<double> gram)
+    {
+        var upper = new double[k * k];
+        for (var r0 = 0; r0 < rows; r0 += GramChunkRows)
+        {
+            var n = Math.Min(GramChunkRows, rows - r0);
+            AddGramUpper(a.Slice(r0 * k, n * k), n, k, upper);
+        }
+        MirrorUpper(upper, k);
+        for (var i = 0; i < k * k; i++)
+        {
+            gram[i] += upper[i];
+        }
+    }
+
+    /// <summary>Adds a^T a into the upper triangle (j >= i) of gram; float accumulation over at most 256 rows.</summary>
+    private static void AddGramUpper(ReadOnlySpan<float> a, int rows, int k, double[] gram)
+    {
+        if (rows == 0 || k == 0)
+        {
+            return;
+        }
+        var tile = stackalloc float[Mr * 16];
+        fixed (float* pa = a)
+        {
+            for (var i0 = 0; i0 < k; i0 += Mr)
+            {
+                var mr = Math.Min(Mr, k - i0);
+                // Tiles that hold some j >= i: start at the 16-aligned column block containing i0.
+                for (var j0 = i0 / 16 * 16; j0 < k; j0 += 16)
+                {
+                    var nr = Math.Min(16, k - j0);
+                    // Element (ii, p) of the left operand is A[p, i0 + ii]: stride 1 across ii, k across p.
+                    Tile(pa + i0, 1, k, mr, pa + j0, k, nr, rows, tile);
+                    for (var ii = 0; ii < mr; ii++)
+                    {
+                        var i = i0 + ii;
+                        var row = gram.AsSpan(i * k);
+                        for (var jj = Math.Max(0, i - j0); jj < nr; jj++)
+                        {
+                            row[j0 + jj] += tile[ii * 16 + jj];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void MirrorUpper(Span<double> gram, int k)
+    {
+        for (var i = 0; i < k; i++)
+        {
+            for (var j = i + 1; j < k; j++)
+            {
+                gram[j * k + i] = gram[i * k + j];
+            }
+        }
+    }
+
+    /// <summary>
+    /// tile[ii, jj] = sum_p L(ii, p) * R(p, jj) for ii &lt; mr, jj &lt; nr, where L(ii, p) = l[ii * ls + p * lp]
+    /// and R(p, jj) = r[p * rs + jj]. The tile has a row stride of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(float* l, int ls, int lp, int mr, float* r, int rs, int nr, int depth, float* tile)
+    {
+        if (Vector256.IsHardwareAccelerated && mr == Mr && nr == 16)
+        {
+            Kernel6x16(l, ls, lp, r, rs, depth, tile);
+        }
+        else if (Vector256.IsHardwareAccelerated && mr == Mr && nr >= 8)
+        {
+            Kernel6x8(l, ls, lp, r, rs, depth, tile);
+            if (nr > 8)
+            {
+                ScalarTile(l, ls, lp, mr, r + 8, rs, nr - 8, depth, tile + 8);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && nr >= 8)
+        {
+            for (var ii = 0; ii < mr; ii++)
+            {
+                Kernel1x8(l + ii * ls, lp, r, rs, depth, tile + ii * 16);
+                if (nr == 16)
+                {
+                    Kernel1x8(l + ii * ls, lp, r + 8, rs, depth, tile + ii * 16 + 8);
+                }
+                else if (nr > 8)
+                {
+                    ScalarTile(l + ii * ls, ls, lp, 1, r + 8, rs, nr - 8, depth, tile + ii * 16 + 8);
+                }
+            }
+        }
+        else
+        {
+            ScalarTile(l, ls, lp, mr, r, rs, nr, depth, tile);
+        }
+    }
+
+    private static void ScalarTile(float* l, int ls, int lp, int mr, float* r, int rs, int nr, int depth, float* tile)
+    {
+        for (var ii = 0; ii < mr; ii++)
+        {
+            for (var jj = 0; jj < nr; jj++)
+            {
+                var sum = 0f;
+                for (var p = 0; p < depth; p++)
+                {
+                    sum = MathF.FusedMultiplyAdd(l[ii * ls + (long)p * lp], r[(long)p * rs + jj], sum);
+                }
+                tile[ii * 16 + jj] = sum;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16(float* l, int ls, int lp, float* r, int rs, int depth, float* tile)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* l0 = l, l1 = l + ls, l2 = l + 2 * ls, l3 = l + 3 * ls, l4 = l + 4 * ls, l5 = l + 5 * ls;
+        for (var p = 0; p < depth; p++)
+        {
+            var rp = r + (long)p * rs;
+            var r0 = Vector256.Load(rp);
+            var r1 = Vector256.Load(rp + 8);
+            long o = (long)p * lp;
+            var a = Vector256.Create(l0[o]);
+            c00 = Vector256.FusedMultiplyAdd(a, r0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a, r1, c01);
+            a = Vector256.Create(l1[o]);
+            c10 = Vector256.FusedMultiplyAdd(a, r0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a, r1, c11);
+            a = Vector256.Create(l2[o]);
+            c20 = Vector256.FusedMultiplyAdd(a, r0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a, r1, c21);
+            a = Vector256.Create(l3[o]);
+            c30 = Vector256.FusedMultiplyAdd(a, r0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a, r1, c31);
+            a = Vector256.Create(l4[o]);
+            c40 = Vector256.FusedMultiplyAdd(a, r0, c40);
+            c41 = Vector256.FusedMultiplyAdd(a, r1, c41);
+            a = Vector256.Create(l5[o]);
+            c50 = Vector256.FusedMultiplyAdd(a, r0, c50);
+            c51 = Vector256.FusedMultiplyAdd(a, r1, c51);
+        }
+        c00.Store(tile); c01.Store(tile + 8);
+        c10.Store(tile + 16); c11.Store(tile + 24);
+        c20.Store(tile + 32); c21.Store(tile + 40);
+        c30.Store(tile + 48); c31.Store(tile + 56);
+        c40.Store(tile + 64); c41.Store(tile + 72);
+        c50.Store(tile + 80); c51.Store(tile + 88);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x8(float* l, int ls, int lp, float* r, int rs, int depth, float* tile)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        float* l0 = l, l1 = l + ls, l2 = l + 2 * ls, l3 = l + 3 * ls, l4 = l + 4 * ls, l5 = l + 5 * ls;
+        for (var p = 0; p < depth; p++)
+        {
+            var r0 = Vector256.Load(r + (long)p * rs);
+            long o = (long)p * lp;
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(l0[o]), r0, c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(l1[o]), r0, c1);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(l2[o]), r0, c2);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(l3[o]), r0, c3);
+            c4 = Vector256.FusedMultiplyAdd(Vector256.Create(l4[o]), r0, c4);
+            c5 = Vector256.FusedMultiplyAdd(Vector256.Create(l5[o]), r0, c5);
+        }
+        c0.Store(tile); c1.Store(tile + 16); c2.Store(tile + 32);
+        c3.Store(tile + 48); c4.Store(tile + 64); c5.Store(tile + 80);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel1x8(float* l, int lp, float* r, int rs, int depth, float* tile)
+    {
+        Vector256<float> c0 = default, c1 = default;
+        var p = 0;
+        for (; p <= depth - 2; p += 2)
+        {
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(l[(long)p * lp]), Vector256.Load(r + (long)p * rs), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(l[(long)(p + 1) * lp]), Vector256.Load(r + (long)(p + 1) * rs), c1);
+        }
+        if (p < depth)
+        {
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(l[(long)p * lp]), Vector256.Load(r + (long)p * rs), c0);
+        }
+        (c0 + c1).Store(tile);
+    }
+}

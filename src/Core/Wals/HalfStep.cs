@@ -1,0 +1,400 @@
+using System.Diagnostics;
+using WalsCluster.Core.LinearAlgebra;
+
+namespace WalsCluster.Core.Wals;
+
+/// <summary>
+/// One weighted least-squares half-step: with the fixed side's factors Y (N_F x k) and its Gram matrix
+/// G = Y^T Y, every row u of the solving side gets
+///   x_u = A_u^-1 b_u,  A_u = w0 G + sum_{i in I_u} (c_ui - w0) y_i y_i^T + lambda_u I,  b_u = sum_{i in I_u} c_ui p_ui y_i.
+/// Rows are solved in parallel (dynamic chunks, so heavy rows do not stall a thread).
+///
+/// Solvers:
+/// - Cholesky: forms A_u in double precision (n_u k^2 for the low-rank part, k^2 for w0 G) and factorises it.
+/// - Conjugate gradient: works in the eigenbasis of G. With G = Q diag(lambda) Q^T and y' = Q^T y, the
+///   system becomes A'_u = w0 diag(lambda) + lambda_u I + sum (c - w0) y'_i y'_i^T, so a product A'_u p costs
+///   k + 4 n_u k flops instead of 2k^2 + 4 n_u k, and its diagonal is known exactly for a Jacobi
+///   preconditioner. The rotation Y' = Y Q (and x' = Q^T x) is one dense product per side, run as a
+///   blocked GEMM, and CG is invariant under it, so unpreconditioned CG gives the same iterates as CG in
+///   the original basis. The row's factors are gathered once into a contiguous buffer and reused by
+///   every CG step.
+/// </summary>
+public static class HalfStep
+{
+    private const int ChunkRows = 16;
+
+    /// <summary>Rows whose gathered factors would exceed this many floats are read in place each step.</summary>
+    internal const int MaxGatherFloats = 1 << 22;
+
+    /// <summary>
+    /// Solves every row of <paramref name="rows"/> in place in <paramref name="factors"/> (rows x k, the warm start),
+    /// in the original basis. <paramref name="fixedFactors"/> are the rows of the fixed side that the column indices
+    /// of <paramref name="rows"/> point to; <paramref name="gram"/> is the Gram matrix of the WHOLE fixed side;
+    /// <paramref name="fixedSideCount"/> is N_F, used by frequency-scaled regularization.
+    /// </summary>
+    public static HalfStepResult Solve(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options)
+    {
+        var k = options.Factors;
+        CheckSizes(rows, fixedFactors, gram, factors, k);
+        if (options.Solver == WalsSolver.Cholesky)
+        {
+            return SolveCholesky(rows, fixedFactors, gram, factors, fixedSideCount, options);
+        }
+        var (q, lambda) = Dense.SymmetricEigen(gram, k);
+        var fixedCount = fixedFactors.Length / k;
+        var rotatedFixed = (float[])fixedFactors.Clone();
+        var threads = options.EffectiveThreads;
+        MatrixKernels.MultiplyInPlace(rotatedFixed, fixedCount, k, q, threads);
+        MatrixKernels.MultiplyInPlace(factors, rows.Rows, k, q, threads);
+        var result = SolveConjugateGradientInEigenbasis(rows, rotatedFixed, lambda, factors, fixedSideCount, options);
+        MatrixKernels.MultiplyInPlace(factors, rows.Rows, k, Dense.Transpose(q, k), threads);
+        return result;
+    }
+
+    /// <summary>
+    /// The CG half-step when both sides are already expressed in the eigenbasis of the fixed side's Gram matrix,
+    /// whose eigenvalues are <paramref name="eigenvalues"/> (so G = diag(eigenvalues) in this basis).
+    /// </summary>
+    public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options)
+    {
+        var k = options.Factors;
+        var watch = Stopwatch.StartNew();
+        var w0 = options.UnobservedWeight;
+        var pattern = rows.Pattern;
+        var chunks = (rows.Rows + ChunkRows - 1) / ChunkRows;
+        var totals = new Accumulator();
+        var failed = -1;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads },
+            () => new CgWorkspace(k),
+            (chunk, state, ws) =>
+            {
+                var end = Math.Min(rows.Rows, (chunk + 1) * ChunkRows);
+                for (var u = chunk * ChunkRows; u < end; u++)
+                {
+                    var start = pattern.RowStart[u];
+                    var n = pattern.RowStart[u + 1] - start;
+                    var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
+                    var x = factors.AsSpan(u * k, k);
+                    CgRow(
+                        pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
+                        fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, options.CgPreconditioner == CgPreconditioner.Jacobi,
+                        x, ws);
+                    if (!IsFinite(x))
+                    {
+                        Volatile.Write(ref failed, u);
+                        state.Stop();
+                        return ws;
+                    }
+                    ws.RegularizationAfter += lambdaU * (double)VectorKernels.Dot(x, x);
+                }
+                return ws;
+            },
+            ws => totals.Add(ws));
+        if (failed >= 0)
+        {
+            throw new NonFiniteFactorsException($"Row {failed} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.");
+        }
+        return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// (Preconditioned) conjugate gradient for one row in the eigenbasis, warm-started from x, then
+    /// <paramref name="steps"/> steps. Accumulates the row's loss terms at the starting x into the workspace.
+    /// </summary>
+    internal static void CgRow(
+        ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
+        float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
+        Span<float> x, CgWorkspace ws)
+    {
+        var k = x.Length;
+        var n = columns.Length;
+        var gather = (long)n * k <= MaxGatherFloats;
+        var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
+        var b = ws.B;
+        var q = ws.Q;
+        var d = ws.D;
+        b.Clear();
+        q.Clear();
+        d.Clear();
+
+        // Pass 1: b = sum c p y, q = sum (c - w0)(y.x) y (the low-rank part of A x), d = sum (c - w0) y^2,
+        // and the observed loss at the warm start. Each y' row is read once from the fixed side and copied
+        // into the gather buffer.
+        double observed = 0;
+        for (var j = 0; j < n; j++)
+        {
+            var y = fixedFactors.AsSpan(columns[j] * k, k);
+            if (gather)
+            {
+                y.CopyTo(buffer.Slice(j * k, k));
+            }
+            var t = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d);
+            observed += cp[j] * (1.0 - 2.0 * t) + (double)cw[j] * t * t;
+        }
+
+        // The diagonal part D0 = w0 lambda + lambda_u; r = b - (D0 x + q); M = D0 + d.
+        var r = ws.R;
+        var m = ws.M;
+        double implicitLoss = 0, xx = 0;
+        for (var i = 0; i < k; i++)
+        {
+            var d0 = w0 * eigenvalues[i] + lambdaU;
+            implicitLoss += (double)w0 * eigenvalues[i] * x[i] * x[i];
+            xx += (double)x[i] * x[i];
+            r[i] = b[i] - (d0 * x[i] + q[i]);
+            // The exact diagonal of A' is positive (A' >= lambda_u I); clamp rounding.
+            m[i] = jacobi ? 1f / MathF.Max(d0 + d[i], MathF.Max(lambdaU, 1e-12f)) : 1f;
+        }
+        ws.Observed += observed;
+        ws.Implicit += implicitLoss;
+        ws.RegBefore += lambdaU * xx;
+
+        var p = ws.P;
+        var ap = ws.Ap;
+        var z = ws.Z;
+        var rz = 0f;
+        for (var i = 0; i < k; i++)
+        {
+            z[i] = m[i] * r[i];
+            p[i] = z[i];
+            rz += r[i] * z[i];
+        }
+        for (var step = 0; step < steps; step++)
+        {
+            if (rz < 1e-20f)
+            {
+                break;
+            }
+            // Ap = (w0 lambda + lambda_u) p + sum (c - w0) (y'.p) y'
+            for (var i = 0; i < k; i++)
+            {
+                ap[i] = (w0 * eigenvalues[i] + lambdaU) * p[i];
+            }
+            if (gather)
+            {
+                VectorKernels.AddLowRankProduct(buffer, cw, n, k, p, ap);
+            }
+            else
+            {
+                for (var j = 0; j < n; j++)
+                {
+                    var y = fixedFactors.AsSpan(columns[j] * k, k);
+                    VectorKernels.Axpy(cw[j] * VectorKernels.Dot(y, p), y, ap);
+                }
+            }
+            var pap = VectorKernels.Dot(p, ap);
+            if (!(pap > 0))
+            {
+                break;
+            }
+            var alpha = rz / pap;
+            VectorKernels.Axpy(alpha, p, x);
+            VectorKernels.Axpy(-alpha, ap, r);
+            var rzNew = 0f;
+            for (var i = 0; i < k; i++)
+            {
+                z[i] = m[i] * r[i];
+                rzNew += r[i] * z[i];
+            }
+            var beta = rzNew / rz;
+            for (var i = 0; i < k; i++)
+            {
+                p[i] = z[i] + beta * p[i];
+            }
+            rz = rzNew;
+        }
+    }
+
+    /// <summary>The Cholesky half-step in the original basis (exact solve per row in double precision).</summary>
+    public static HalfStepResult SolveCholesky(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options)
+    {
+        var k = options.Factors;
+        var watch = Stopwatch.StartNew();
+        var w0 = options.UnobservedWeight;
+        var pattern = rows.Pattern;
+        var chunks = (rows.Rows + ChunkRows - 1) / ChunkRows;
+        var totals = new Accumulator();
+        var failed = -1;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads },
+            () => new CgWorkspace(k),
+            (chunk, state, ws) =>
+            {
+                var a = ws.DenseA;
+                var bd = ws.DenseB;
+                var end = Math.Min(rows.Rows, (chunk + 1) * ChunkRows);
+                for (var u = chunk * ChunkRows; u < end; u++)
+                {
+                    var start = pattern.RowStart[u];
+                    var n = pattern.RowStart[u + 1] - start;
+                    var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
+                    var x = factors.AsSpan(u * k, k);
+                    for (var i = 0; i < k * k; i++)
+                    {
+                        a[i] = w0 * gram[i];
+                    }
+                    double implicitLoss = 0, xx = 0;
+                    for (var i = 0; i < k; i++)
+                    {
+                        a[i * k + i] += lambdaU;
+                        bd[i] = 0;
+                        xx += (double)x[i] * x[i];
+                        double gx = 0;
+                        for (var j = 0; j < k; j++)
+                        {
+                            gx += gram[i * k + j] * x[j];
+                        }
+                        implicitLoss += w0 * x[i] * gx;
+                    }
+                    double observed = 0;
+                    for (var e = start; e < start + n; e++)
+                    {
+                        var y = fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k);
+                        var t = VectorKernels.Dot(y, x);
+                        observed += rows.Cp[e] * (1.0 - 2.0 * t) + (double)rows.Cw[e] * t * t;
+                        AddRankOneUpper(a, k, rows.Cw[e], y);
+                        var cpe = (double)rows.Cp[e];
+                        for (var i = 0; i < k; i++)
+                        {
+                            bd[i] += cpe * y[i];
+                        }
+                    }
+                    for (var i = 0; i < k; i++)
+                    {
+                        for (var j = i + 1; j < k; j++)
+                        {
+                            a[j * k + i] = a[i * k + j];
+                        }
+                    }
+                    ws.Observed += observed;
+                    ws.Implicit += implicitLoss;
+                    ws.RegBefore += lambdaU * xx;
+                    if (!Dense.CholeskySolveInPlace(a, k, bd))
+                    {
+                        Volatile.Write(ref failed, u);
+                        state.Stop();
+                        return ws;
+                    }
+                    double after = 0;
+                    for (var i = 0; i < k; i++)
+                    {
+                        x[i] = (float)bd[i];
+                        after += bd[i] * bd[i];
+                    }
+                    if (!IsFinite(x))
+                    {
+                        Volatile.Write(ref failed, u);
+                        state.Stop();
+                        return ws;
+                    }
+                    ws.RegAfter += lambdaU * after;
+                }
+                return ws;
+            },
+            ws => totals.Add(ws));
+        if (failed >= 0)
+        {
+            throw new NonFiniteFactorsException($"Row {failed}: A_u is not positive definite or its solution is not finite in the Cholesky half-step; raise the regularization.");
+        }
+        return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>a (upper triangle) += w y y^T, in double.</summary>
+    private static void AddRankOneUpper(double[] a, int k, float w, ReadOnlySpan<float> y)
+    {
+        for (var i = 0; i < k; i++)
+        {
+            var wi = (double)w * y[i];
+            var row = a.AsSpan(i * k);
+            for (var j = i; j < k; j++)
+            {
+                row[j] += wi * y[j];
+            }
+        }
+    }
+
+    private static bool IsFinite(ReadOnlySpan<float> x)
+    {
+        foreach (var v in x)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void CheckSizes(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int k)
+    {
+        if (factors.Length != (long)rows.Rows * k)
+        {
+            throw new ArgumentException($"factors has {factors.Length} values, expected {rows.Rows} x {k}.", nameof(factors));
+        }
+        if (fixedFactors.Length != (long)rows.Pattern.Columns * k)
+        {
+            throw new ArgumentException($"fixedFactors has {fixedFactors.Length} values, expected {rows.Pattern.Columns} x {k}.", nameof(fixedFactors));
+        }
+        if (gram.Length != k * k)
+        {
+            throw new ArgumentException($"gram has {gram.Length} values, expected {k} x {k}.", nameof(gram));
+        }
+    }
+
+    private sealed class Accumulator
+    {
+        public double Observed, Implicit, RegBefore, RegAfter;
+
+        public void Add(CgWorkspace ws)
+        {
+            lock (this)
+            {
+                Observed += ws.Observed;
+                Implicit += ws.Implicit;
+                RegBefore += ws.RegBefore;
+                RegAfter += ws.RegAfter + ws.RegularizationAfter;
+            }
+        }
+    }
+}
+
+/// <summary>Per-thread scratch of the row solves.</summary>
+internal sealed class CgWorkspace
+{
+    private float[] _gather = [];
+    private readonly float[] _vectors;
+    private readonly int _k;
+
+    public CgWorkspace(int k)
+    {
+        _k = k;
+        _vectors = new float[8 * k];
+    }
+
+    public Span<float> B => _vectors.AsSpan(0, _k);
+    public Span<float> Q => _vectors.AsSpan(_k, _k);
+    public Span<float> D => _vectors.AsSpan(2 * _k, _k);
+    public Span<float> R => _vectors.AsSpan(3 * _k, _k);
+    public Span<float> M => _vectors.AsSpan(4 * _k, _k);
+    public Span<float> P => _vectors.AsSpan(5 * _k, _k);
+    public Span<float> Ap => _vectors.AsSpan(6 * _k, _k);
+    public Span<float> Z => _vectors.AsSpan(7 * _k, _k);
+
+    public double[] DenseA => _denseA ??= new double[_k * _k];
+    public double[] DenseB => _denseB ??= new double[_k];
+    private double[]? _denseA;
+    private double[]? _denseB;
+
+    public double Observed, Implicit, RegBefore, RegAfter, RegularizationAfter;
+
+    public Span<float> Gather(int floats)
+    {
+        if (_gather.Length < floats)
+        {
+            _gather = new float[Math.Max(floats, Math.Min(HalfStep.MaxGatherFloats, _gather.Length * 2))];
+        }
+        return _gather.AsSpan(0, floats);
+    }
+}
+
+/// <summary>Training produced a NaN or infinite factor: the run stops rather than return a broken model.</summary>
+public sealed class NonFiniteFactorsException(string message) : Exception(message);

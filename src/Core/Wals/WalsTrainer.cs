@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using WalsCluster.Core.LinearAlgebra;
+using WalsCluster.Core.Sparse;
+
+namespace WalsCluster.Core.Wals;
+
+/// <summary>One completed iteration: the full objective after it and the time it took.</summary>
+/// <param name="Iteration">1-based iteration number.</param>
+/// <param name="Loss">The full objective (DESIGN section 1) at the factors after this iteration.</param>
+/// <param name="Seconds">Wall time of the iteration's two half-steps (Gram matrices and rotations included).</param>
+/// <param name="UserSeconds">Wall time of the user half-step.</param>
+/// <param name="ItemSeconds">Wall time of the item half-step.</param>
+public sealed record IterationReport(int Iteration, double Loss, double Seconds, double UserSeconds, double ItemSeconds);
+
+/// <summary>The factors a run produced and its history.</summary>
+public sealed record TrainedFactors(int Users, int Items, int Factors, float[] UserFactors, float[] ItemFactors, double InitialLoss, IReadOnlyList<IterationReport> History)
+{
+    public double FinalLoss => History.Count > 0 ? History[^1].Loss : InitialLoss;
+}
+
+/// <summary>
+/// The single-process WALS trainer: alternates user and item half-steps (<see cref="HalfStep"/>) on all cores.
+///
+/// With the CG solver both factor matrices are kept in the eigenbasis of the fixed side's Gram matrix: before
+/// each half-step, G_F = F^T F is formed (a blocked GEMM), diagonalised (G_F = Q L Q^T, k^3) and both sides are
+/// rotated by Q (two GEMMs). Scores x . y are invariant under the common rotation, so the model is the same
+/// model; only its basis moves.
+///
+/// The loss of the factors after iteration t is computed for free in the first pass of iteration t+1's user
+/// half-step (each observed x.y is needed there anyway); after the last iteration one extra pass computes it.
+/// </summary>
+public sealed class WalsTrainer
+{
+    private readonly WalsOptions _options;
+
+    public WalsTrainer(WalsOptions options)
+    {
+        _options = options.Validate();
+    }
+
+    public TrainedFactors Train(CsrMatrix userItems, IProgress<IterationReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var k = _options.Factors;
+        var users = WeightedInteractions.Build(userItems, _options);
+        var items = users.Transpose();
+        var x = InitialFactors(userItems.Rows, k, _options.Seed, _options.InitScale);
+        var y = InitialFactors(userItems.Columns, k, _options.Seed + 1, _options.InitScale);
+        return Train(users, items, x, y, progress, cancellationToken);
+    }
+
+    /// <summary>Trains from given starting factors (rows x k, row-major), which are updated in place.</summary>
+    public TrainedFactors Train(WeightedInteractions users, WeightedInteractions items, float[] x, float[] y, IProgress<IterationReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var k = _options.Factors;
+        var threads = _options.EffectiveThreads;
+        var nUsers = users.Rows;
+        var nItems = items.Rows;
+        var history = new List<IterationReport>();
+        var initialLoss = double.NaN;
+        IterationReport? pending = null;
+
+        for (var iteration = 1; iteration <= _options.Iterations; iteration++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var watch = Stopwatch.StartNew();
+
+            var userStep = RunHalfStep(users, y, x, nItems, threads);
+            var lossBefore = userStep.LossBefore + RegularizationOf(items, y, nUsers);
+            var userSeconds = watch.Elapsed.TotalSeconds;
+            if (pending is null)
+            {
+                initialLoss = lossBefore;
+            }
+            else
+            {
+                Emit(pending with { Loss = lossBefore });
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            RunHalfStep(items, x, y, nUsers, threads);
+            var seconds = watch.Elapsed.TotalSeconds;
+            pending = new IterationReport(iteration, double.NaN, seconds, userSeconds, seconds - userSeconds);
+        }
+        if (pending is not null)
+        {
+            Emit(pending with { Loss = Loss(users, items, x, y, _options) });
+        }
+        else
+        {
+            initialLoss = Loss(users, items, x, y, _options);
+        }
+        return new TrainedFactors(nUsers, nItems, k, x, y, initialLoss, history);
+
+        void Emit(IterationReport report)
+        {
+            history.Add(report);
+            progress?.Report(report);
+        }
+    }
+
+    /// <summary>Solves the rows of <paramref name="solving"/> against <paramref name="fixedFactors"/>.</summary>
+    private HalfStepResult RunHalfStep(WeightedInteractions solving, float[] fixedFactors, float[] solvingFactors, int fixedCount, int threads)
+    {
+        var k = _options.Factors;
+        var gram = new double[k * k];
+        MatrixKernels.AddGram(fixedFactors, fixedCount, k, gram, threads);
+        if (_options.Solver == WalsSolver.Cholesky)
+        {
+            return HalfStep.SolveCholesky(solving, fixedFactors, gram, solvingFactors, fixedCount, _options);
+        }
+        var (q, eigenvalues) = Dense.SymmetricEigen(gram, k);
+        MatrixKernels.MultiplyInPlace(fixedFactors, fixedCount, k, q, threads);
+        MatrixKernels.MultiplyInPlace(solvingFactors, solving.Rows, k, q, threads);
+        return HalfStep.SolveConjugateGradientInEigenbasis(solving, fixedFactors, eigenvalues, solvingFactors, fixedCount, _options);
+    }
+
+    /// <summary>sum_i lambda_i |y_i|^2 over the rows of one side.</summary>
+    public static double RegularizationOf(WeightedInteractions side, float[] factors, int otherSideCount, WalsOptions options)
+    {
+        var k = options.Factors;
+        double sum = 0;
+        for (var i = 0; i < side.Rows; i++)
+        {
+            var v = factors.AsSpan(i * k, k);
+            sum += WeightedInteractions.RowRegularization(side.Pattern.RowLength(i), otherSideCount, options) * (double)VectorKernels.Dot(v, v);
+        }
+        return sum;
+    }
+
+    private double RegularizationOf(WeightedInteractions side, float[] factors, int otherSideCount) =>
+        RegularizationOf(side, factors, otherSideCount, _options);
+
+    /// <summary>
+    /// The full objective sum_(u,i) c_ui (p_ui - x_u.y_i)^2 + sum lambda_u |x_u|^2 + sum lambda_i |y_i|^2 without
+    /// touching unobserved entries: sum over all (u,i) of w0 (x_u.y_i)^2 = w0 tr(G_X G_Y), plus the observed
+    /// corrections c (p - t)^2 - w0 t^2.
+    /// </summary>
+    public static double Loss(WeightedInteractions users, WeightedInteractions items, float[] x, float[] y, WalsOptions options)
+    {
+        var k = options.Factors;
+        var threads = options.EffectiveThreads;
+        var gx = new double[k * k];
+        var gy = new double[k * k];
+        MatrixKernels.AddGram(x, users.Rows, k, gx, threads);
+        MatrixKernels.AddGram(y, items.Rows, k, gy, threads);
+        double implicitPart = 0;
+        for (var i = 0; i < k * k; i++)
+        {
+            implicitPart += gx[i] * gy[i];
+        }
+        var observed = 0.0;
+        var sync = new object();
+        var pattern = users.Pattern;
+        Parallel.For(0, users.Rows, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => 0.0,
+            (u, _, local) =>
+            {
+                var xu = x.AsSpan(u * k, k);
+                for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
+                {
+                    var t = (double)VectorKernels.Dot(xu, y.AsSpan(pattern.ColumnIndex[e] * k, k));
+                    local += users.Cp[e] * (1 - 2 * t) + users.Cw[e] * t * t;
+                }
+                return local;
+            },
+            local =>
+            {
+                lock (sync)
+                {
+                    observed += local;
+                }
+            });
+        return observed + options.UnobservedWeight * implicitPart
+            + RegularizationOf(users, x, items.Rows, options) + RegularizationOf(items, y, users.Rows, options);
+    }
+
+    /// <summary>Factors uniform in [0, scale), deterministic by seed (SplitMix64).</summary>
+    public static float[] InitialFactors(int rows, int k, int seed, float scale)
+    {
+        var values = new float[(long)rows * k];
+        var state = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 0xD1B54A32D192ED03UL);
+        for (long i = 0; i < values.Length; i++)
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            var z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            values[i] = (float)((z >> 40) * (1.0 / (1UL << 24))) * scale;
+        }
+        return values;
+    }
+}

@@ -1,0 +1,127 @@
+using WalsCluster.Core.LinearAlgebra;
+
+namespace WalsCluster.Core.Tests.LinearAlgebra;
+
+public sealed class KernelTests
+{
+    private static float[] RandomVector(Random random, int n) =>
+        Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+
+    [Fact]
+    public void Vector_kernels_equal_their_scalar_references_for_lengths_0_to_257()
+    {
+        var random = new Random(1);
+        for (var n = 0; n <= 257; n++)
+        {
+            var a = RandomVector(random, n);
+            var b = RandomVector(random, n);
+            Assert.Equal(ScalarKernels.Dot(a, b), VectorKernels.Dot(a, b), 1e-4f * Math.Max(1, n));
+
+            var y1 = RandomVector(random, n);
+            var y2 = (float[])y1.Clone();
+            ScalarKernels.Axpy(0.37f, a, y1);
+            VectorKernels.Axpy(0.37f, a, y2);
+            for (var i = 0; i < n; i++)
+            {
+                Assert.Equal(y1[i], y2[i], 1e-5f);
+            }
+
+            var (b1, q1, d1) = (RandomVector(random, n), RandomVector(random, n), RandomVector(random, n));
+            var (b2, q2, d2) = ((float[])b1.Clone(), (float[])q1.Clone(), (float[])d1.Clone());
+            var t1 = ScalarKernels.FirstPassEntry(a, b, 1.5f, -0.25f, b1, q1, d1);
+            var t2 = VectorKernels.FirstPassEntry(a, b, 1.5f, -0.25f, b2, q2, d2);
+            Assert.Equal(t1, t2, 1e-4f * Math.Max(1, n));
+            for (var i = 0; i < n; i++)
+            {
+                Assert.Equal(b1[i], b2[i], 1e-4f);
+                Assert.Equal(q1[i], q2[i], 1e-3f);
+                Assert.Equal(d1[i], d2[i], 1e-4f);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 5)]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(13, 8)]
+    [InlineData(50, 16)]
+    [InlineData(49, 17)]
+    [InlineData(100, 33)]
+    [InlineData(61, 64)]
+    [InlineData(20, 100)]
+    [InlineData(9, 257)]
+    public void Matrix_kernels_equal_their_scalar_references(int rows, int k)
+    {
+        var random = new Random(rows * 1000 + k);
+        var a = RandomVector(random, rows * k);
+        var m = RandomVector(random, k * k);
+        var expected = new float[rows * k];
+        ScalarKernels.Multiply(a, rows, k, m, expected);
+        var actual = new float[rows * k];
+        MatrixKernels.Multiply(a, rows, k, m, actual);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], 1e-4f * k);
+        }
+        var inPlace = (float[])a.Clone();
+        MatrixKernels.MultiplyInPlace(inPlace, rows, k, m, threads: 2);
+        Assert.Equal(actual, inPlace);
+
+        var gExpected = new double[k * k];
+        ScalarKernels.AddGram(a, rows, k, gExpected);
+        var gSerial = new double[k * k];
+        MatrixKernels.AddGram(a, rows, k, gSerial);
+        var gParallel = new double[k * k];
+        MatrixKernels.AddGram(a, rows, k, gParallel, threads: 2);
+        for (var i = 0; i < gExpected.Length; i++)
+        {
+            Assert.Equal(gExpected[i], gSerial[i], 1e-4 * Math.Max(1, rows));
+            Assert.Equal(gExpected[i], gParallel[i], 1e-4 * Math.Max(1, rows));
+        }
+    }
+
+    [Fact]
+    public void Cholesky_solves_a_positive_definite_system_and_rejects_an_indefinite_one()
+    {
+        var a = new double[] { 4, 2, 0.4, 2, 5, 1, 0.4, 1, 3 };
+        var b = new double[] { 1, 2, 3 };
+        var copy = (double[])a.Clone();
+        var x = (double[])b.Clone();
+        Assert.True(Dense.CholeskySolveInPlace(copy, 3, x));
+        for (var i = 0; i < 3; i++)
+        {
+            var s = 0.0;
+            for (var j = 0; j < 3; j++)
+            {
+                s += a[i * 3 + j] * x[j];
+            }
+            Assert.Equal(b[i], s, 1e-10);
+        }
+        var indefinite = new double[] { 1, 2, 2, 1 };
+        Assert.False(Dense.CholeskySolveInPlace(indefinite, 2, new double[] { 1, 1 }));
+    }
+
+    [Fact]
+    public void Symmetric_eigendecomposition_reconstructs_the_matrix()
+    {
+        const int k = 9;
+        var random = new Random(3);
+        var a = RandomVector(random, 30 * k);
+        var g = new double[k * k];
+        ScalarKernels.AddGram(a, 30, k, g);
+        var (q, values) = Dense.SymmetricEigen(g, k);
+        for (var i = 0; i < k; i++)
+        {
+            for (var j = 0; j < k; j++)
+            {
+                double s = 0;
+                for (var p = 0; p < k; p++)
+                {
+                    s += (double)q[i * k + p] * values[p] * q[j * k + p];
+                }
+                Assert.Equal(g[i * k + j], s, 1e-4 * Math.Abs(g[0]));
+            }
+        }
+    }
+}
