@@ -1,0 +1,259 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using WalsCluster.Embedding.Models;
+using WalsCluster.Embedding.Onnx;
+using WalsCluster.Embedding.Tokenization;
+
+namespace WalsCluster.Embedding;
+
+/// <summary>What an encoder runs and where (replied to callers that ask an embedder what it is).</summary>
+/// <param name="Model">Catalogue name or folder.</param>
+/// <param name="Dimension">Length of the vectors <see cref="TextEncoder.Embed"/> returns.</param>
+/// <param name="RequestedDevice">The device asked for.</param>
+/// <param name="Device">The device the session runs on (cpu after a CUDA fallback).</param>
+/// <param name="Warning">The one fallback warning, or null.</param>
+/// <param name="LayerTensors">Graph tensors of the tapped hidden states, model order (the last is last_hidden_state).</param>
+/// <param name="HiddenStates">How many hidden states the graph has (layers + 1).</param>
+/// <param name="PoolerTensor">The pooler output tensor, or null when the graph has none.</param>
+/// <param name="FeedsTokenTypeIds">Whether the graph declares token_type_ids (fed as zeros).</param>
+/// <param name="MaxLength">Tokens per text in effect (the option capped at the model's limit).</param>
+/// <param name="IntraOpThreads">ONNX Runtime intra-op threads (0: ONNX Runtime's choice).</param>
+/// <param name="Pooling">The pooling in effect.</param>
+public sealed record EncoderInfo(
+    string Model,
+    int Dimension,
+    string RequestedDevice,
+    string Device,
+    string? Warning,
+    IReadOnlyList<string> LayerTensors,
+    int HiddenStates,
+    string? PoolerTensor,
+    bool FeedsTokenTypeIds,
+    int MaxLength,
+    int IntraOpThreads,
+    PoolingOptions Pooling);
+
+/// <summary>
+/// A Hugging Face encoder export on ONNX Runtime, with the top N hidden states exposed as extra graph outputs
+/// (found by structure, <see cref="HiddenStateLocator"/>). One <see cref="InferenceSession"/> is created and reused.
+/// <para>Thread safety: <see cref="Embed"/> and <see cref="Run"/> may be called from several threads at once
+/// (InferenceSession.Run is thread-safe and the tokenizers are immutable); concurrent calls share the session's
+/// intra-op thread pool, so an embedder that owns one encoder and calls it from one thread gets the best latency.</para>
+/// </summary>
+public sealed class TextEncoder : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly int _layerOutputs;
+    private readonly EncoderOptions _options;
+
+    private TextEncoder(InferenceSession session, ITextTokenizer tokenizer, string[] inputNames, string[] outputNames, int layerOutputs, EncoderOptions options)
+    {
+        _session = session;
+        _tokenizer = tokenizer;
+        _inputNames = inputNames;
+        _outputNames = outputNames;
+        _layerOutputs = layerOutputs;
+        _options = options;
+        Info = null!;
+    }
+
+    public EncoderInfo Info { get; private set; }
+
+    public ITextTokenizer Tokenizer => _tokenizer;
+
+    /// <summary>
+    /// Edits the graph to expose the hidden states the pooling needs, creates the session on the requested device
+    /// and runs one warm-up text. A <c>cuda:N</c> request that ONNX Runtime cannot honour (CPU build, no CUDA
+    /// libraries, no such device) falls back to the CPU; the reason is logged once at Warning and kept in
+    /// <see cref="EncoderInfo.Warning"/>.
+    /// </summary>
+    public static TextEncoder Create(EncoderModel model, EncoderOptions options, ILogger? logger = null)
+    {
+        options.Validate();
+        logger ??= NullLogger.Instance;
+        var device = ExecutionDevice.Parse(options.Device);
+        var graph = OnnxGraph.Parse(model.OnnxModel);
+
+        var hidden = HiddenStateLocator.Find(graph);
+        string? pooler = HiddenStateLocator.FindPooler(graph);
+        var pooling = options.Pooling;
+        int tapCount = pooling.Mode == PoolingMode.Layers ? pooling.LayerCount : 1;
+        if (tapCount > hidden.Count)
+        {
+            throw new ArgumentException($"{model.Name}: pooling over the top {tapCount} hidden states, but the graph has {hidden.Count} (layers + embeddings).");
+        }
+        if (pooling.Mode == PoolingMode.Pooler && pooler is null)
+        {
+            throw new ArgumentException($"{model.Name}: pooling 'pooler' requested, but the graph has no pooler output.");
+        }
+        var taps = hidden.Skip(hidden.Count - tapCount).ToArray();
+        var extra = taps.Where(t => !graph.Outputs.Contains(t)).ToArray();
+        byte[] bytes = extra.Length == 0 ? model.OnnxModel : OnnxGraph.WithExtraOutputs(model.OnnxModel, extra);
+
+        foreach (string input in graph.Inputs)
+        {
+            if (input is not ("input_ids" or "attention_mask" or "token_type_ids"))
+            {
+                throw new NotSupportedException($"{model.Name}: graph input '{input}' is not one of input_ids, attention_mask, token_type_ids.");
+            }
+        }
+        if (!graph.Inputs.Contains("input_ids"))
+        {
+            throw new NotSupportedException($"{model.Name}: the graph has no input_ids input.");
+        }
+
+        var outputs = new List<string>(taps);
+        if (pooler is not null && pooling.Mode == PoolingMode.Pooler)
+        {
+            outputs.Add(pooler);
+        }
+
+        string? warning = null;
+        InferenceSession? session = null;
+        TextEncoder? encoder = null;
+        string actual = "cpu";
+        if (device.IsCuda)
+        {
+            try
+            {
+                session = CreateSession(bytes, options, device);
+                encoder = new TextEncoder(session, model.Tokenizer, graph.Inputs.ToArray(), outputs.ToArray(), taps.Length, options);
+                encoder.Warm();
+                actual = device.ToString();
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+            {
+                encoder?.Dispose();
+                session?.Dispose();
+                encoder = null;
+                warning = $"Embedding device {device} requested but the CUDA execution provider is unavailable ({FirstLine(ex.Message)}); running on cpu.";
+                logger.LogWarning("{Model} embedding device [{Requested}] unavailable, falling back to [cpu]: {Reason}", model.Name, device.ToString(), FirstLine(ex.Message));
+            }
+        }
+        if (encoder is null)
+        {
+            session = CreateSession(bytes, options, ExecutionDevice.Cpu);
+            encoder = new TextEncoder(session, model.Tokenizer, graph.Inputs.ToArray(), outputs.ToArray(), taps.Length, options);
+            encoder.Warm();
+        }
+
+        int dimension = encoder.Embed([""])[0].Length;
+        encoder.Info = new EncoderInfo(model.Name, dimension, device.ToString(), actual, warning, taps, hidden.Count,
+            pooler, graph.Inputs.Contains("token_type_ids"), Math.Min(options.MaxLength, model.Tokenizer.ModelMaxLength),
+            options.IntraOpThreads, pooling);
+        logger.LogInformation("{Model} encoder ready on [{Device}]: dimension [{Dimension}], pooling [{Pooling}] over [{Taps}] hidden states",
+            model.Name, actual, dimension, pooling.Mode, taps.Length);
+        return encoder;
+    }
+
+    private static InferenceSession CreateSession(byte[] model, EncoderOptions options, ExecutionDevice device)
+    {
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try
+        {
+            if (options.IntraOpThreads > 0)
+            {
+                so.IntraOpNumThreads = options.IntraOpThreads;
+            }
+            if (device.IsCuda)
+            {
+                so.AppendExecutionProvider_CUDA(device.DeviceId);
+            }
+            return new InferenceSession(model, so);
+        }
+        finally
+        {
+            so.Dispose();
+        }
+    }
+
+    private void Warm() => Run(_tokenizer.Encode(["warm up"], _options.MaxLength));
+
+    private static string FirstLine(string s)
+    {
+        int i = s.IndexOfAny(['\r', '\n']);
+        return i < 0 ? s : s[..i];
+    }
+
+    /// <summary>One vector per text, from one ONNX Runtime run (the caller chooses the batch).</summary>
+    public float[][] Embed(IReadOnlyList<string> texts)
+    {
+        if (texts.Count == 0)
+        {
+            return [];
+        }
+        return Pooling.Pool(Run(_tokenizer.Encode(texts, _options.MaxLength)), _options.Pooling);
+    }
+
+    /// <summary>Embeds any number of texts in batches of <paramref name="batchSize"/>; reports texts done.</summary>
+    public float[][] EmbedAll(IReadOnlyList<string> texts, int batchSize, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var result = new float[texts.Count][];
+        var chunk = new List<string>(batchSize);
+        for (int start = 0; start < texts.Count; start += batchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            chunk.Clear();
+            for (int i = start; i < Math.Min(texts.Count, start + batchSize); i++)
+            {
+                chunk.Add(texts[i]);
+            }
+            var vectors = Embed(chunk);
+            vectors.CopyTo(result, start);
+            progress?.Report(start + chunk.Count);
+        }
+        return result;
+    }
+
+    /// <summary>Runs the graph on a tokenized batch and returns the tapped hidden states (and the pooler output when
+    /// pooling asks for it), copied out of ONNX Runtime's buffers.</summary>
+    public EncoderOutputs Run(TokenBatch batch)
+    {
+        long[] shape = [batch.BatchSize, batch.SequenceLength];
+        var inputs = new List<OrtValue>(_inputNames.Length);
+        try
+        {
+            foreach (string name in _inputNames)
+            {
+                long[] data = name switch
+                {
+                    "input_ids" => batch.InputIds,
+                    "attention_mask" => batch.AttentionMask,
+                    _ => batch.TokenTypeIds ?? new long[batch.InputIds.Length],
+                };
+                inputs.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
+            }
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, _inputNames, inputs, _outputNames);
+            int hidden = 0;
+            var layers = new List<float[]>(_layerOutputs);
+            for (int i = 0; i < _layerOutputs; i++)
+            {
+                var value = results[i];
+                var dims = value.GetTensorTypeAndShape().Shape;
+                if (dims.Length != 3 || dims[0] != batch.BatchSize || dims[1] != batch.SequenceLength)
+                {
+                    throw new InvalidDataException($"Hidden state '{_outputNames[i]}' has shape [{string.Join(",", dims)}], expected [{batch.BatchSize},{batch.SequenceLength},hidden].");
+                }
+                hidden = (int)dims[2];
+                layers.Add(value.GetTensorDataAsSpan<float>().ToArray());
+            }
+            float[]? pooler = _outputNames.Length > _layerOutputs ? results[_layerOutputs].GetTensorDataAsSpan<float>().ToArray() : null;
+            return new EncoderOutputs(batch, hidden, layers, pooler);
+        }
+        finally
+        {
+            foreach (var v in inputs)
+            {
+                v.Dispose();
+            }
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+}
