@@ -140,6 +140,7 @@ public static class ScoreKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4(ReadOnlySpan<float> a, int k, ReadOnlySpan<float> panel, Span<float> c, int ldc)
     {
         if (!Vector256.IsHardwareAccelerated)
@@ -186,6 +187,7 @@ public static class ScoreKernels
         c31.StoreUnsafe(ref o, (nuint)(3 * ldc + 8));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1(ReadOnlySpan<float> a, ReadOnlySpan<float> panel, Span<float> c)
     {
         var k = a.Length;
