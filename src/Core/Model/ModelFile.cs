@@ -484,10 +484,16 @@ public static class ModelFile
         }
     }
 
-    /// <summary>Reads at most <c>limit</c> content bytes (never the checksum) and feeds each to the checksum.</summary>
+    /// <summary>Reads at most <c>limit</c> content bytes (never the checksum) through a 64 KiB buffer, feeding each block
+    /// read from the file to the checksum (one hash update per block, not per field).</summary>
     private sealed class HashingReader(Stream stream, IncrementalHash hash, long limit)
     {
-        public long Position { get; private set; }
+        private readonly byte[] _buffer = new byte[1 << 16];
+        private int _start;
+        private int _end;
+        private long _fetched;
+
+        public long Position => _fetched - (_end - _start);
 
         public long Remaining => limit - Position;
 
@@ -497,9 +503,34 @@ public static class ModelFile
             {
                 throw new EndOfStreamException($"a read of {target.Length} bytes runs past the content ({Remaining} remain)");
             }
-            stream.ReadExactly(target);
-            hash.AppendData(target);
-            Position += target.Length;
+            var buffered = Math.Min(target.Length, _end - _start);
+            _buffer.AsSpan(_start, buffered).CopyTo(target);
+            _start += buffered;
+            var rest = target[buffered..];
+            if (rest.Length >= _buffer.Length)
+            {
+                // Large payloads (factor blocks) go straight into the caller's array.
+                stream.ReadExactly(rest);
+                hash.AppendData(rest);
+                _fetched += rest.Length;
+                return;
+            }
+            if (rest.Length > 0)
+            {
+                Fill();
+                _buffer.AsSpan(_start, rest.Length).CopyTo(rest);
+                _start += rest.Length;
+            }
+        }
+
+        private void Fill()
+        {
+            var count = (int)Math.Min(_buffer.Length, limit - _fetched);
+            stream.ReadExactly(_buffer.AsSpan(0, count));
+            hash.AppendData(_buffer, 0, count);
+            _fetched += count;
+            _start = 0;
+            _end = count;
         }
 
         public byte[] ReadBytes(int count)
@@ -533,11 +564,12 @@ public static class ModelFile
         /// <summary>Hashes the rest of the content, leaving the stream at the checksum.</summary>
         public void SkipRest()
         {
-            var buffer = new byte[1 << 16];
-            while (Remaining > 0)
+            _start = _end;
+            while (_fetched < limit)
             {
-                ReadExactly(buffer.AsSpan(0, (int)Math.Min(buffer.Length, Remaining)));
+                Fill();
             }
+            _start = _end;
         }
     }
 }
