@@ -29,6 +29,7 @@ public sealed class DelimitedReader : IDisposable
     private readonly FileStream? _file;
     private readonly byte _delimiter;
     private readonly TextEncodingMode _requested;
+    private readonly bool _quoting;
     private byte[] _buffer = new byte[InitialBufferSize];
     private int _position;
     private int _end;
@@ -44,8 +45,12 @@ public sealed class DelimitedReader : IDisposable
     private bool _sawBom;
     private TextEncodingMode _decided;
 
-    /// <summary>Reads <paramref name="stream"/> (already decompressed); <paramref name="fileName"/> names it in errors.</summary>
-    public DelimitedReader(Stream stream, string fileName, char delimiter, TextEncodingMode encoding = TextEncodingMode.Auto)
+    /// <summary>
+    /// Reads <paramref name="stream"/> (already decompressed); <paramref name="fileName"/> names it in errors. With
+    /// <paramref name="quoting"/> false a quote is an ordinary character (tab-separated .dat files such as Last.fm's
+    /// artists.dat have names like <c>"Weird Al" Yankovic</c>).
+    /// </summary>
+    public DelimitedReader(Stream stream, string fileName, char delimiter, TextEncodingMode encoding = TextEncodingMode.Auto, bool quoting = true)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(fileName);
@@ -57,11 +62,12 @@ public sealed class DelimitedReader : IDisposable
         _delimiter = (byte)delimiter;
         _requested = encoding;
         _decided = encoding;
+        _quoting = quoting;
         FileName = fileName;
     }
 
-    private DelimitedReader(FileStream file, Stream stream, string fileName, char delimiter, TextEncodingMode encoding)
-        : this(stream, fileName, delimiter, encoding)
+    private DelimitedReader(FileStream file, Stream stream, string fileName, char delimiter, TextEncodingMode encoding, bool quoting)
+        : this(stream, fileName, delimiter, encoding, quoting)
     {
         _file = file;
         TotalBytes = file.Length;
@@ -71,7 +77,7 @@ public sealed class DelimitedReader : IDisposable
     /// Opens <paramref name="path"/>, decompressing it when its name ends in <c>.gz</c> or it starts with the
     /// gzip magic bytes 1F 8B. Throws <see cref="DataFormatException"/> when the file does not exist.
     /// </summary>
-    public static DelimitedReader Open(string path, char delimiter, TextEncodingMode encoding = TextEncodingMode.Auto)
+    public static DelimitedReader Open(string path, char delimiter, TextEncodingMode encoding = TextEncodingMode.Auto, bool quoting = true)
     {
         ArgumentNullException.ThrowIfNull(path);
         var name = Path.GetFileName(path);
@@ -87,7 +93,7 @@ public sealed class DelimitedReader : IDisposable
             {
                 stream = new GZipStream(file, CompressionMode.Decompress, leaveOpen: false);
             }
-            return new DelimitedReader(file, stream, name, delimiter, encoding);
+            return new DelimitedReader(file, stream, name, delimiter, encoding, quoting);
         }
         catch
         {
@@ -101,17 +107,17 @@ public sealed class DelimitedReader : IDisposable
     /// when the file turns out to be Latin-1 after UTF-8 text was already decoded, runs it once more from the start
     /// with Latin-1, so that one file is never decoded with two encodings.
     /// </summary>
-    public static T ReadFile<T>(string path, char delimiter, TextEncodingMode encoding, Func<DelimitedReader, T> read)
+    public static T ReadFile<T>(string path, char delimiter, TextEncodingMode encoding, Func<DelimitedReader, T> read, bool quoting = true)
     {
         ArgumentNullException.ThrowIfNull(read);
         try
         {
-            using var reader = Open(path, delimiter, encoding);
+            using var reader = Open(path, delimiter, encoding, quoting);
             return read(reader);
         }
         catch (EncodingChangedException) when (encoding == TextEncodingMode.Auto)
         {
-            using var reader = Open(path, delimiter, TextEncodingMode.Latin1);
+            using var reader = Open(path, delimiter, TextEncodingMode.Latin1, quoting);
             return read(reader);
         }
     }
@@ -187,7 +193,7 @@ public sealed class DelimitedReader : IDisposable
             {
                 continue;
             }
-            if (line.IndexOf(Quote) < 0)
+            if (!_quoting || line.IndexOf(Quote) < 0)
             {
                 SplitUnquoted(start, length);
             }

@@ -33,7 +33,8 @@ public static class InteractionLoader
             path,
             options.ResolvedDelimiter,
             options.Encoding,
-            reader => Read(reader, options, columns, users ?? new IdMap(), items ?? new IdMap()));
+            reader => Read(reader, options, columns, users ?? new IdMap(), items ?? new IdMap()),
+            options.ResolvedQuoting);
     }
 
     private static LoadResult Read(DelimitedReader reader, LoadOptions options, ColumnMap columns, IdMap users, IdMap items)
@@ -62,6 +63,8 @@ public static class InteractionLoader
         var bad = new List<BadRow>();
         var unknown = new List<BadRow>();
         long rowsRead = 0, skipped = 0, filtered = 0, unknownUsers = 0, unknownItems = 0;
+        var userIds = new IdResolver(users, addIds);
+        var itemIds = new IdResolver(items, addIds);
         var lastUser = new byte[64];
         var lastUserLength = -1;
         var lastUserIndex = -1;
@@ -147,8 +150,7 @@ public static class InteractionLoader
             }
             else
             {
-                var userChars = reader.GetChars(columns.User);
-                user = addIds ? users.GetOrAdd(userChars) : users.IndexOf(userChars);
+                user = userIds.Resolve(reader, columns.User);
                 if (user >= 0 && userBytes.Length <= lastUser.Length)
                 {
                     userBytes.CopyTo(lastUser);
@@ -166,8 +168,7 @@ public static class InteractionLoader
                 NoteUnknown(unknown, options, reader, columns.User, "unknown user id");
                 continue;
             }
-            var itemChars = reader.GetChars(columns.Item);
-            var item = addIds ? items.GetOrAdd(itemChars) : items.IndexOf(itemChars);
+            var item = itemIds.Resolve(reader, columns.Item);
             if (item < 0)
             {
                 unknownItems++;

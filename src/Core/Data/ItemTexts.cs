@@ -90,7 +90,8 @@ public static class ItemTexts
         return texts;
     }
 
-    /// <summary>Reads Last.fm <c>artists.dat</c> (id TAB name TAB url TAB pictureURL, header): artist id -&gt; name.</summary>
+    /// <summary>Reads Last.fm <c>artists.dat</c> (id TAB name TAB url TAB pictureURL, header; quotes are ordinary
+    /// characters): artist id -&gt; name.</summary>
     public static IReadOnlyDictionary<string, ItemText> ReadLastFmArtists(string artistsPath, TextEncodingMode encoding = TextEncodingMode.Auto) =>
         DelimitedReader.ReadFile(artistsPath, '\t', encoding, reader =>
         {
@@ -103,7 +104,8 @@ public static class ItemTexts
                 result[id] = new ItemText(id, reader.GetString(1), [], []);
             }
             return (IReadOnlyDictionary<string, ItemText>)result;
-        });
+        },
+        quoting: false);
 
     private static void ReadHeader(DelimitedReader reader, int fields)
     {

@@ -75,6 +75,10 @@ public sealed record LoadOptions
     /// <summary>Whether the first non-blank line is a header; null for the format's (true for all built-in formats).</summary>
     public bool? HasHeader { get; init; }
 
+    /// <summary>Whether fields may be quoted ("a,b", "" for a quote); null for the format's (off for Last.fm's tab-separated
+    /// files, where a quote is an ordinary character; on otherwise).</summary>
+    public bool? Quoting { get; init; }
+
     /// <summary>Which columns hold user, item, value and timestamp; null for the format's.</summary>
     public ColumnMap? Columns { get; init; }
 
@@ -117,6 +121,8 @@ public sealed record LoadOptions
     public static LoadOptions Csv { get; } = new();
 
     internal char ResolvedDelimiter => Delimiter ?? (Format == DataFormat.LastFm ? '\t' : ',');
+
+    internal bool ResolvedQuoting => Quoting ?? Format != DataFormat.LastFm;
 
     internal bool ResolvedHasHeader => HasHeader ?? true;
 
