@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace WalsCluster.Core.LinearAlgebra;
 
@@ -74,10 +75,11 @@ public static class VectorKernels
 
     /// <summary>
     /// The first pass over one observed entry of a row solve, fused: with t = y . x,
-    /// b += cp * y;  q += cw * t * y;  d += cw * y^2 (elementwise); returns t.
+    /// b += cp * y;  q += cw * t * y;  d += cw * y^2 (elementwise); returns t. When <paramref name="copy"/> is not
+    /// empty, y is also stored there (the gather of the row's factors rides on the loads of this pass).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float FirstPassEntry(ReadOnlySpan<float> y, ReadOnlySpan<float> x, float cp, float cw, Span<float> b, Span<float> q, Span<float> d)
+    public static float FirstPassEntry(ReadOnlySpan<float> y, ReadOnlySpan<float> x, float cp, float cw, Span<float> b, Span<float> q, Span<float> d, Span<float> copy = default)
     {
         var t = Dot(y, x);
         var n = y.Length;
@@ -85,6 +87,12 @@ public static class VectorKernels
         {
             throw new ArgumentException("Accumulators are shorter than y.");
         }
+        var store = !copy.IsEmpty;
+        if (store && copy.Length < n)
+        {
+            throw new ArgumentException("copy is shorter than y.", nameof(copy));
+        }
+        ref var rc = ref MemoryMarshal.GetReference(copy);
         var s = cw * t;
         ref var ry = ref MemoryMarshal.GetReference(y);
         ref var rb = ref MemoryMarshal.GetReference(b);
@@ -99,6 +107,10 @@ public static class VectorKernels
             for (; i <= n - 8; i += 8)
             {
                 var vy = Vector256.LoadUnsafe(ref ry, (nuint)i);
+                if (store)
+                {
+                    vy.StoreUnsafe(ref rc, (nuint)i);
+                }
                 Vector256.FusedMultiplyAdd(vcp, vy, Vector256.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref rb, (nuint)i);
                 Vector256.FusedMultiplyAdd(vs, vy, Vector256.LoadUnsafe(ref rq, (nuint)i)).StoreUnsafe(ref rq, (nuint)i);
                 Vector256.FusedMultiplyAdd(vcw * vy, vy, Vector256.LoadUnsafe(ref rd, (nuint)i)).StoreUnsafe(ref rd, (nuint)i);
@@ -107,6 +119,10 @@ public static class VectorKernels
         for (; i < n; i++)
         {
             var yi = Unsafe.Add(ref ry, i);
+            if (store)
+            {
+                Unsafe.Add(ref rc, i) = yi;
+            }
             Unsafe.Add(ref rb, i) += cp * yi;
             Unsafe.Add(ref rq, i) += s * yi;
             Unsafe.Add(ref rd, i) += cw * yi * yi;
@@ -115,17 +131,173 @@ public static class VectorKernels
     }
 
     /// <summary>
+    /// t_j = y_j . p for the n rows y_j of <paramref name="rows"/> (row-major, n x k contiguous): four rows at a
+    /// time with independent accumulators, so p is loaded once per four rows and no FMA waits on another.
+    /// </summary>
+    public static void RowDots(ReadOnlySpan<float> rows, int n, int k, ReadOnlySpan<float> p, Span<float> t)
+    {
+        if (rows.Length < n * k || p.Length < k || t.Length < n)
+        {
+            throw new ArgumentException("Sizes do not match.");
+        }
+        ref var ry = ref MemoryMarshal.GetReference(rows);
+        ref var rp = ref MemoryMarshal.GetReference(p);
+        var j = 0;
+        if (Vector256.IsHardwareAccelerated && k >= 8)
+        {
+            var kv = k & ~7;
+            for (; j <= n - 4; j += 4)
+            {
+                ref var y0 = ref Unsafe.Add(ref ry, j * k);
+                ref var y1 = ref Unsafe.Add(ref y0, k);
+                ref var y2 = ref Unsafe.Add(ref y1, k);
+                ref var y3 = ref Unsafe.Add(ref y2, k);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (var i = 0; i < kv; i += 8)
+                {
+                    var vp = Vector256.LoadUnsafe(ref rp, (nuint)i);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y0, (nuint)i), vp, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y1, (nuint)i), vp, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y2, (nuint)i), vp, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y3, (nuint)i), vp, a3);
+                }
+                float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+                for (var i = kv; i < k; i++)
+                {
+                    var pi = Unsafe.Add(ref rp, i);
+                    s0 += Unsafe.Add(ref y0, i) * pi;
+                    s1 += Unsafe.Add(ref y1, i) * pi;
+                    s2 += Unsafe.Add(ref y2, i) * pi;
+                    s3 += Unsafe.Add(ref y3, i) * pi;
+                }
+                t[j] = s0;
+                t[j + 1] = s1;
+                t[j + 2] = s2;
+                t[j + 3] = s3;
+            }
+        }
+        for (; j < n; j++)
+        {
+            t[j] = Dot(rows.Slice(j * k, k), p);
+        }
+    }
+
+    /// <summary>
+    /// q += sum_j s_j y_j over the n rows of <paramref name="rows"/> (row-major, n x k contiguous); when
+    /// <paramref name="squares"/> is set, q += sum_j s_j y_j^2 (elementwise) instead. Four column vectors are
+    /// accumulated at a time, so q is loaded and stored once per 32 columns and the FMA chains are independent.
+    /// </summary>
+    public static void AddWeightedRows(ReadOnlySpan<float> rows, int n, int k, ReadOnlySpan<float> s, Span<float> q, bool squares = false)
+    {
+        if (rows.Length < n * k || s.Length < n || q.Length < k)
+        {
+            throw new ArgumentException("Sizes do not match.");
+        }
+        ref var ry = ref MemoryMarshal.GetReference(rows);
+        ref var rs = ref MemoryMarshal.GetReference(s);
+        ref var rq = ref MemoryMarshal.GetReference(q);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= k - 32; i += 32)
+            {
+                var a0 = Vector256.LoadUnsafe(ref rq, (nuint)i);
+                var a1 = Vector256.LoadUnsafe(ref rq, (nuint)(i + 8));
+                var a2 = Vector256.LoadUnsafe(ref rq, (nuint)(i + 16));
+                var a3 = Vector256.LoadUnsafe(ref rq, (nuint)(i + 24));
+                for (var j = 0; j < n; j++)
+                {
+                    ref var y = ref Unsafe.Add(ref ry, j * k + i);
+                    var w = Vector256.Create(Unsafe.Add(ref rs, j));
+                    var y0 = Vector256.LoadUnsafe(ref y);
+                    var y1 = Vector256.LoadUnsafe(ref y, 8);
+                    var y2 = Vector256.LoadUnsafe(ref y, 16);
+                    var y3 = Vector256.LoadUnsafe(ref y, 24);
+                    if (squares)
+                    {
+                        y0 *= y0;
+                        y1 *= y1;
+                        y2 *= y2;
+                        y3 *= y3;
+                    }
+                    a0 = Vector256.FusedMultiplyAdd(w, y0, a0);
+                    a1 = Vector256.FusedMultiplyAdd(w, y1, a1);
+                    a2 = Vector256.FusedMultiplyAdd(w, y2, a2);
+                    a3 = Vector256.FusedMultiplyAdd(w, y3, a3);
+                }
+                a0.StoreUnsafe(ref rq, (nuint)i);
+                a1.StoreUnsafe(ref rq, (nuint)(i + 8));
+                a2.StoreUnsafe(ref rq, (nuint)(i + 16));
+                a3.StoreUnsafe(ref rq, (nuint)(i + 24));
+            }
+            for (; i <= k - 8; i += 8)
+            {
+                var a0 = Vector256.LoadUnsafe(ref rq, (nuint)i);
+                var a1 = Vector256<float>.Zero;
+                var j = 0;
+                for (; j <= n - 2; j += 2)
+                {
+                    var y0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref ry, j * k + i));
+                    var y1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref ry, (j + 1) * k + i));
+                    if (squares)
+                    {
+                        y0 *= y0;
+                        y1 *= y1;
+                    }
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref rs, j)), y0, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref rs, j + 1)), y1, a1);
+                }
+                if (j < n)
+                {
+                    var y0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref ry, j * k + i));
+                    if (squares)
+                    {
+                        y0 *= y0;
+                    }
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref rs, j)), y0, a0);
+                }
+                (a0 + a1).StoreUnsafe(ref rq, (nuint)i);
+            }
+        }
+        for (; i < k; i++)
+        {
+            var sum = Unsafe.Add(ref rq, i);
+            for (var j = 0; j < n; j++)
+            {
+                var y = Unsafe.Add(ref ry, j * k + i);
+                sum += Unsafe.Add(ref rs, j) * (squares ? y * y : y);
+            }
+            Unsafe.Add(ref rq, i) = sum;
+        }
+    }
+
+    /// <summary>Asks the cache for the row of k floats at <paramref name="row"/> (a hint; no effect without SSE).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Prefetch(ref float row, int k)
+    {
+        if (Sse.IsSupported)
+        {
+            var p = (byte*)Unsafe.AsPointer(ref row);
+            for (var offset = 0; offset < k * sizeof(float); offset += 64)
+            {
+                Sse.Prefetch0(p + offset);
+            }
+        }
+    }
+
+    /// <summary>
     /// The low-rank part of A p for one row: q += sum_j w_j (y_j . p) y_j over the n rows of
     /// <paramref name="rows"/> (row-major, n x k contiguous).
     /// </summary>
-    public static void AddLowRankProduct(ReadOnlySpan<float> rows, ReadOnlySpan<float> w, int n, int k, ReadOnlySpan<float> p, Span<float> q)
+    public static void AddLowRankProduct(ReadOnlySpan<float> rows, ReadOnlySpan<float> w, int n, int k, ReadOnlySpan<float> p, Span<float> q, Span<float> scratch)
     {
+        var t = scratch.Slice(0, n);
+        RowDots(rows, n, k, p, t);
         for (var j = 0; j < n; j++)
         {
-            var y = rows.Slice(j * k, k);
-            var t = w[j] * Dot(y, p);
-            Axpy(t, y, q);
+            t[j] *= w[j];
         }
+        AddWeightedRows(rows, n, k, t, q);
     }
 }
 
@@ -150,16 +322,40 @@ public static class ScalarKernels
         }
     }
 
-    public static float FirstPassEntry(ReadOnlySpan<float> y, ReadOnlySpan<float> x, float cp, float cw, Span<float> b, Span<float> q, Span<float> d)
+    public static float FirstPassEntry(ReadOnlySpan<float> y, ReadOnlySpan<float> x, float cp, float cw, Span<float> b, Span<float> q, Span<float> d, Span<float> copy = default)
     {
         var t = Dot(y, x);
         for (var i = 0; i < y.Length; i++)
         {
+            if (!copy.IsEmpty)
+            {
+                copy[i] = y[i];
+            }
             b[i] += cp * y[i];
             q[i] += cw * t * y[i];
             d[i] += cw * y[i] * y[i];
         }
         return t;
+    }
+
+    public static void RowDots(ReadOnlySpan<float> rows, int n, int k, ReadOnlySpan<float> p, Span<float> t)
+    {
+        for (var j = 0; j < n; j++)
+        {
+            t[j] = Dot(rows.Slice(j * k, k), p);
+        }
+    }
+
+    public static void AddWeightedRows(ReadOnlySpan<float> rows, int n, int k, ReadOnlySpan<float> s, Span<float> q, bool squares = false)
+    {
+        for (var j = 0; j < n; j++)
+        {
+            for (var i = 0; i < k; i++)
+            {
+                var y = rows[j * k + i];
+                q[i] += s[j] * (squares ? y * y : y);
+            }
+        }
     }
 
     /// <summary>c (rows x k) = a (rows x k) * m (k x k), all row-major.</summary>

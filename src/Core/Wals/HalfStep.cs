@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using WalsCluster.Core.LinearAlgebra;
 
 namespace WalsCluster.Core.Wals;
@@ -22,6 +23,9 @@ namespace WalsCluster.Core.Wals;
 public static class HalfStep
 {
     private const int ChunkRows = 16;
+
+    /// <summary>How many entries ahead the first pass prefetches the fixed side's rows.</summary>
+    private const int PrefetchDistance = 6;
 
     /// <summary>Rows whose gathered factors would exceed this many floats are read in place each step.</summary>
     internal const int MaxGatherFloats = 1 << 22;
@@ -118,32 +122,71 @@ public static class HalfStep
         d.Clear();
 
         // Pass 1: b = sum c p y, q = sum (c - w0)(y.x) y (the low-rank part of A x), d = sum (c - w0) y^2,
-        // and the observed loss at the warm start. Each y' row is read once from the fixed side and copied
-        // into the gather buffer.
+        // and the observed loss at the warm start. Each y' row is read once from the fixed side; when the
+        // row's factors fit the gather buffer they are copied there (prefetching a few rows ahead) and every
+        // later pass streams the contiguous buffer with the blocked kernels.
         double observed = 0;
-        for (var j = 0; j < n; j++)
+        var t = ws.Scratch(n);
+        if (gather)
         {
-            var y = fixedFactors.AsSpan(columns[j] * k, k);
-            if (gather)
+            for (var j = 0; j < n; j++)
             {
-                y.CopyTo(buffer.Slice(j * k, k));
+                if (j + PrefetchDistance < n)
+                {
+                    VectorKernels.Prefetch(ref fixedFactors[columns[j + PrefetchDistance] * k], k);
+                }
+                fixedFactors.AsSpan(columns[j] * k, k).CopyTo(buffer.Slice(j * k, k));
             }
-            var t = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d);
-            observed += cp[j] * (1.0 - 2.0 * t) + (double)cw[j] * t * t;
+            VectorKernels.RowDots(buffer, n, k, x, t);
+            VectorKernels.AddWeightedRows(buffer, n, k, cp, b);
+            VectorKernels.AddWeightedRows(buffer, n, k, cw, d, squares: true);
+            for (var j = 0; j < n; j++)
+            {
+                var tj = t[j];
+                observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
+                t[j] = cw[j] * tj;
+            }
+            VectorKernels.AddWeightedRows(buffer, n, k, t, q);
+        }
+        else
+        {
+            for (var j = 0; j < n; j++)
+            {
+                if (j + PrefetchDistance < n)
+                {
+                    VectorKernels.Prefetch(ref fixedFactors[columns[j + PrefetchDistance] * k], k);
+                }
+                var y = fixedFactors.AsSpan(columns[j] * k, k);
+                var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d);
+                observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
+            }
         }
 
         // The diagonal part D0 = w0 lambda + lambda_u; r = b - (D0 x + q); M = D0 + d.
         var r = ws.R;
         var m = ws.M;
-        double implicitLoss = 0, xx = 0;
+        var d0 = ws.D0;
+        // D0 = w0 lambda + lambda_u (the diagonal part of A'); M^-1 = 1 / (D0 + d), the exact diagonal of A',
+        // which is >= lambda_u in exact arithmetic (clamped against rounding).
         for (var i = 0; i < k; i++)
         {
-            var d0 = w0 * eigenvalues[i] + lambdaU;
-            implicitLoss += (double)w0 * eigenvalues[i] * x[i] * x[i];
-            xx += (double)x[i] * x[i];
-            r[i] = b[i] - (d0 * x[i] + q[i]);
-            // The exact diagonal of A' is positive (A' >= lambda_u I); clamp rounding.
-            m[i] = jacobi ? 1f / MathF.Max(d0 + d[i], MathF.Max(lambdaU, 1e-12f)) : 1f;
+            d0[i] = w0 * eigenvalues[i] + lambdaU;
+        }
+        var implicitLoss = 0.0;
+        for (var i = 0; i < k; i++)
+        {
+            implicitLoss += (double)eigenvalues[i] * x[i] * x[i];
+        }
+        implicitLoss *= w0;
+        var xx = (double)TensorPrimitives.Dot(x, x);
+        // r = b - (D0 x + q)
+        TensorPrimitives.MultiplyAdd(d0, x, q, r);
+        TensorPrimitives.Subtract(b, r, r);
+        if (jacobi)
+        {
+            TensorPrimitives.Add(d0, d, m);
+            TensorPrimitives.Max(m, MathF.Max(lambdaU, 1e-12f), m);
+            TensorPrimitives.Reciprocal(m, m);
         }
         ws.Observed += observed;
         ws.Implicit += implicitLoss;
@@ -152,27 +195,20 @@ public static class HalfStep
         var p = ws.P;
         var ap = ws.Ap;
         var z = ws.Z;
-        var rz = 0f;
-        for (var i = 0; i < k; i++)
-        {
-            z[i] = m[i] * r[i];
-            p[i] = z[i];
-            rz += r[i] * z[i];
-        }
+        Precondition(jacobi, m, r, z);
+        z.CopyTo(p);
+        var rz = TensorPrimitives.Dot(r, z);
         for (var step = 0; step < steps; step++)
         {
             if (rz < 1e-20f)
             {
                 break;
             }
-            // Ap = (w0 lambda + lambda_u) p + sum (c - w0) (y'.p) y'
-            for (var i = 0; i < k; i++)
-            {
-                ap[i] = (w0 * eigenvalues[i] + lambdaU) * p[i];
-            }
+            // Ap = D0 p + sum (c - w0) (y'.p) y'
+            TensorPrimitives.Multiply(d0, p, ap);
             if (gather)
             {
-                VectorKernels.AddLowRankProduct(buffer, cw, n, k, p, ap);
+                VectorKernels.AddLowRankProduct(buffer, cw, n, k, p, ap, t);
             }
             else
             {
@@ -190,18 +226,23 @@ public static class HalfStep
             var alpha = rz / pap;
             VectorKernels.Axpy(alpha, p, x);
             VectorKernels.Axpy(-alpha, ap, r);
-            var rzNew = 0f;
-            for (var i = 0; i < k; i++)
-            {
-                z[i] = m[i] * r[i];
-                rzNew += r[i] * z[i];
-            }
-            var beta = rzNew / rz;
-            for (var i = 0; i < k; i++)
-            {
-                p[i] = z[i] + beta * p[i];
-            }
+            Precondition(jacobi, m, r, z);
+            var rzNew = TensorPrimitives.Dot(r, z);
+            // p = z + beta p
+            TensorPrimitives.MultiplyAdd(p, rzNew / rz, z, p);
             rz = rzNew;
+        }
+    }
+
+    private static void Precondition(bool jacobi, ReadOnlySpan<float> inverseDiagonal, ReadOnlySpan<float> r, Span<float> z)
+    {
+        if (jacobi)
+        {
+            TensorPrimitives.Multiply(inverseDiagonal, r, z);
+        }
+        else
+        {
+            r.CopyTo(z);
         }
     }
 
@@ -367,7 +408,7 @@ internal sealed class CgWorkspace
     public CgWorkspace(int k)
     {
         _k = k;
-        _vectors = new float[8 * k];
+        _vectors = new float[9 * k];
     }
 
     public Span<float> B => _vectors.AsSpan(0, _k);
@@ -378,6 +419,7 @@ internal sealed class CgWorkspace
     public Span<float> P => _vectors.AsSpan(5 * _k, _k);
     public Span<float> Ap => _vectors.AsSpan(6 * _k, _k);
     public Span<float> Z => _vectors.AsSpan(7 * _k, _k);
+    public Span<float> D0 => _vectors.AsSpan(8 * _k, _k);
 
     public double[] DenseA => _denseA ??= new double[_k * _k];
     public double[] DenseB => _denseB ??= new double[_k];
@@ -385,6 +427,17 @@ internal sealed class CgWorkspace
     private double[]? _denseB;
 
     public double Observed, Implicit, RegBefore, RegAfter, RegularizationAfter;
+
+    private float[] _scratch = [];
+
+    public Span<float> Scratch(int floats)
+    {
+        if (_scratch.Length < floats)
+        {
+            _scratch = new float[Math.Max(floats, _scratch.Length * 2)];
+        }
+        return _scratch.AsSpan(0, floats);
+    }
 
     public Span<float> Gather(int floats)
     {

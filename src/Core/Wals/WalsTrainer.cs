@@ -12,6 +12,9 @@ namespace WalsCluster.Core.Wals;
 /// <param name="ItemSeconds">Wall time of the item half-step.</param>
 public sealed record IterationReport(int Iteration, double Loss, double Seconds, double UserSeconds, double ItemSeconds);
 
+/// <summary>Seconds spent in each phase of one CG half-step.</summary>
+public readonly record struct PhaseTimes(double Gram, double Eigen, double Rotate, double Solve);
+
 /// <summary>The factors a run produced and its history.</summary>
 public sealed record TrainedFactors(int Users, int Items, int Factors, float[] UserFactors, float[] ItemFactors, double InitialLoss, IReadOnlyList<IterationReport> History)
 {
@@ -32,6 +35,9 @@ public sealed record TrainedFactors(int Users, int Items, int Factors, float[] U
 public sealed class WalsTrainer
 {
     private readonly WalsOptions _options;
+
+    /// <summary>Receives the time of each phase of every CG half-step (for benchmarks and profiling).</summary>
+    public Action<PhaseTimes>? PhaseTimes { get; init; }
 
     public WalsTrainer(WalsOptions options)
     {
@@ -103,15 +109,21 @@ public sealed class WalsTrainer
     {
         var k = _options.Factors;
         var gram = new double[k * k];
+        var watch = Stopwatch.StartNew();
         MatrixKernels.AddGram(fixedFactors, fixedCount, k, gram, threads);
+        var gramSeconds = watch.Elapsed.TotalSeconds;
         if (_options.Solver == WalsSolver.Cholesky)
         {
             return HalfStep.SolveCholesky(solving, fixedFactors, gram, solvingFactors, fixedCount, _options);
         }
         var (q, eigenvalues) = Dense.SymmetricEigen(gram, k);
+        var eigenSeconds = watch.Elapsed.TotalSeconds;
         MatrixKernels.MultiplyInPlace(fixedFactors, fixedCount, k, q, threads);
         MatrixKernels.MultiplyInPlace(solvingFactors, solving.Rows, k, q, threads);
-        return HalfStep.SolveConjugateGradientInEigenbasis(solving, fixedFactors, eigenvalues, solvingFactors, fixedCount, _options);
+        var rotateSeconds = watch.Elapsed.TotalSeconds;
+        var result = HalfStep.SolveConjugateGradientInEigenbasis(solving, fixedFactors, eigenvalues, solvingFactors, fixedCount, _options);
+        PhaseTimes?.Invoke(new PhaseTimes(gramSeconds, eigenSeconds - gramSeconds, rotateSeconds - eigenSeconds, watch.Elapsed.TotalSeconds - rotateSeconds));
+        return result;
     }
 
     /// <summary>sum_i lambda_i |y_i|^2 over the rows of one side.</summary>

@@ -29,13 +29,52 @@ public sealed class KernelTests
             var (b1, q1, d1) = (RandomVector(random, n), RandomVector(random, n), RandomVector(random, n));
             var (b2, q2, d2) = ((float[])b1.Clone(), (float[])q1.Clone(), (float[])d1.Clone());
             var t1 = ScalarKernels.FirstPassEntry(a, b, 1.5f, -0.25f, b1, q1, d1);
-            var t2 = VectorKernels.FirstPassEntry(a, b, 1.5f, -0.25f, b2, q2, d2);
+            var copy = new float[n];
+            var t2 = VectorKernels.FirstPassEntry(a, b, 1.5f, -0.25f, b2, q2, d2, copy);
+            Assert.Equal(a, copy);
             Assert.Equal(t1, t2, 1e-4f * Math.Max(1, n));
             for (var i = 0; i < n; i++)
             {
                 Assert.Equal(b1[i], b2[i], 1e-4f);
                 Assert.Equal(q1[i], q2[i], 1e-3f);
                 Assert.Equal(d1[i], d2[i], 1e-4f);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 8)]
+    [InlineData(1, 1)]
+    [InlineData(3, 7)]
+    [InlineData(4, 8)]
+    [InlineData(5, 31)]
+    [InlineData(9, 32)]
+    [InlineData(7, 64)]
+    [InlineData(13, 100)]
+    [InlineData(2, 257)]
+    public void Blocked_row_kernels_equal_their_scalar_references(int n, int k)
+    {
+        var random = new Random(n * 7 + k);
+        var rows = RandomVector(random, n * k);
+        var p = RandomVector(random, k);
+        var s = RandomVector(random, n);
+        var t1 = new float[n];
+        var t2 = new float[n];
+        ScalarKernels.RowDots(rows, n, k, p, t1);
+        VectorKernels.RowDots(rows, n, k, p, t2);
+        for (var j = 0; j < n; j++)
+        {
+            Assert.Equal(t1[j], t2[j], 1e-4f * k);
+        }
+        foreach (var squares in new[] { false, true })
+        {
+            var q1 = RandomVector(random, k);
+            var q2 = (float[])q1.Clone();
+            ScalarKernels.AddWeightedRows(rows, n, k, s, q1, squares);
+            VectorKernels.AddWeightedRows(rows, n, k, s, q2, squares);
+            for (var i = 0; i < k; i++)
+            {
+                Assert.Equal(q1[i], q2[i], 1e-4f * Math.Max(1, n));
             }
         }
     }
