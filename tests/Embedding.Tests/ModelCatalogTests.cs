@@ -1,0 +1,64 @@
+using WalsCluster.Embedding.Models;
+using WalsCluster.Embedding.Tokenization;
+
+namespace WalsCluster.Embedding.Tests;
+
+public sealed class ModelCatalogTests : IClassFixture<TinyRobertaFixture>
+{
+    private readonly TinyRobertaFixture _tiny;
+
+    public ModelCatalogTests(TinyRobertaFixture tiny) => _tiny = tiny;
+
+    [Fact]
+    public void A_roberta_folder_loads_with_byte_level_bpe_and_the_padding_offset_limit()
+    {
+        var model = ModelCatalog.Load(_tiny.Directory2);
+        Assert.Equal("roberta", model.ModelType);
+        var bpe = Assert.IsType<ByteLevelBpeTokenizer>(model.Tokenizer);
+        Assert.Equal((0, 2, 1), (bpe.BeginId, bpe.EndId, bpe.PaddingId));
+        Assert.Equal(64, bpe.ModelMaxLength);
+    }
+
+    [Fact]
+    public void Minilm_loads_from_the_package_resources()
+    {
+        var model = ModelCatalog.Load("MiniLM");
+        Assert.Equal("bert", model.ModelType);
+        Assert.True(model.OnnxModel.Length > 80_000_000);
+        var wordPiece = Assert.IsType<WordPieceTokenizer>(model.Tokenizer);
+        Assert.Equal((101, 102, 0), (wordPiece.ClassificationTokenId, wordPiece.SeparatorTokenId, wordPiece.PaddingTokenId));
+    }
+
+    [Fact]
+    public void A_wordpiece_folder_reads_lower_casing_and_limit_from_the_tokenizer_config()
+    {
+        string dir = Path.Combine(_tiny.Root, "bert-like");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(_tiny.Directory2, "model.onnx"), Path.Combine(dir, "model.onnx"), overwrite: true);
+        File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nHello\nworld\n");
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"bert","max_position_embeddings":512}""");
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":false,"model_max_length":100}""");
+        var cased = ModelCatalog.Load(dir).Tokenizer;
+        Assert.Equal(100, cased.ModelMaxLength);
+        Assert.Equal(new[] { 2, 6, 7, 3 }, cased.EncodeIds("Hello world", 128)); // cased: "Hello" = line 7
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":true}""");
+        var uncased = ModelCatalog.Load(dir).Tokenizer;
+        Assert.Equal(512, uncased.ModelMaxLength);
+        Assert.Equal(new[] { 2, 5, 7, 3 }, uncased.EncodeIds("Hello world", 128));
+    }
+
+    [Fact]
+    public void Missing_files_and_fields_are_named_in_the_error()
+    {
+        string dir = Path.Combine(_tiny.Root, "broken");
+        Directory.CreateDirectory(dir);
+        Assert.Contains("model.onnx", Assert.Throws<FileNotFoundException>(() => ModelCatalog.Load(dir)).Message);
+        File.WriteAllBytes(Path.Combine(dir, "model.onnx"), [1, 2, 3]);
+        Assert.Contains("config.json", Assert.Throws<FileNotFoundException>(() => ModelCatalog.Load(dir)).Message);
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"roberta"}""");
+        Assert.Contains("max_position_embeddings", Assert.Throws<InvalidDataException>(() => ModelCatalog.Load(dir)).Message);
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"roberta","max_position_embeddings":514}""");
+        Assert.Contains("vocab", Assert.Throws<FileNotFoundException>(() => ModelCatalog.Load(dir)).Message);
+        Assert.Throws<DirectoryNotFoundException>(() => ModelCatalog.Load(Path.Combine(dir, "nope")));
+    }
+}
