@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using WalsCluster.Core.LinearAlgebra;
+using WalsCluster.Core.Sparse;
+using WalsCluster.Core.Wals;
+
+namespace WalsCluster.Bench;
+
+/// <summary>Quick single-thread timings of the row solve, for profiling (not a BenchmarkDotNet run).</summary>
+internal static class MicroRunner
+{
+    public static int Run(string[] args)
+    {
+        var k = args.Length > 0 ? int.Parse(args[0]) : 64;
+        var n = args.Length > 1 ? int.Parse(args[1]) : 20;
+        const int rows = 20000;
+        var items = args.Length > 2 ? int.Parse(args[2]) : 50000;
+        var random = new Random(1);
+        var r = new int[rows * n];
+        var c = new int[rows * n];
+        var v = new float[rows * n];
+        for (var u = 0; u < rows; u++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                r[u * n + j] = u;
+                c[u * n + j] = random.Next(items);
+                v[u * n + j] = random.Next(1, 20);
+            }
+        }
+        var m = CsrMatrix.FromCoordinates(rows, items, r, c, v);
+        var o = new WalsOptions { Factors = k, Threads = 1 };
+        var w = WeightedInteractions.Build(m, o);
+        var y = WalsTrainer.InitialFactors(items, k, 1, 0.1f);
+        var x = WalsTrainer.InitialFactors(rows, k, 2, 0.1f);
+        var eig = Enumerable.Range(0, k).Select(i => 1f + i).ToArray();
+        for (var rep = 0; rep < 3; rep++)
+        {
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            HalfStep.SolveConjugateGradientInEigenbasis(w, y, eig, x, items, o);
+            var s = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+            Console.WriteLine($"k {k} n {n}: {s * 1e9 / m.NonZeros / 4:F1} ns per entry-pass, {s * 1e9 / rows:F0} ns per row");
+        }
+        var a = new float[k];
+        var b = new float[k];
+        var cpu1 = Process.GetCurrentProcess().TotalProcessorTime;
+        float acc = 0;
+        for (var i = 0; i < 10_000_000; i++)
+        {
+            acc += VectorKernels.Dot(a, b);
+        }
+        var buf = WalsTrainer.InitialFactors(n, k, 3, 1f);
+        var tt = new float[n];
+        var ww = new float[n];
+        var q = new float[k];
+        var cpu2 = Process.GetCurrentProcess().TotalProcessorTime;
+        for (var i = 0; i < 1_000_000; i++)
+        {
+            VectorKernels.RowDots(buf, n, k, a, tt);
+            VectorKernels.AddWeightedRows(buf, n, k, tt, q);
+        }
+        Console.WriteLine($"rowdots+addweighted n={n} k={k}: {(Process.GetCurrentProcess().TotalProcessorTime - cpu2).TotalSeconds * 1e9 / 1e6 / n:F2} ns per entry {q[0]}");
+        Console.WriteLine($"dot k={k}: {(Process.GetCurrentProcess().TotalProcessorTime - cpu1).TotalSeconds * 1e9 / 1e7:F2} ns {acc}");
+        return 0;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using WalsCluster.Core.Data;
+using WalsCluster.Core.Model;
+using WalsCluster.Core.Splits;
+using WalsCluster.Core.Wals;
+
+namespace WalsCluster.Core.Jobs;
+
+/// <summary>What <c>wals train</c> is asked to do.</summary>
+public sealed record TrainRequest
+{
+    /// <summary>The interactions file.</summary>
+    public required string Input { get; init; }
+
+    public LoadOptions Load { get; init; } = new();
+
+    public WalsOptions Wals { get; init; } = new();
+
+    /// <summary>Hold out this fraction of each user's interactions (random, seeded) and store it beside the model.</summary>
+    public double? TestFraction { get; init; }
+
+    /// <summary>A separate test file (same format as the input); its users and items join the model's id maps so that
+    /// the model has the shape of the whole data set, as when another tool trains on a pre-made split.</summary>
+    public string? TestPath { get; init; }
+
+    /// <summary>Seed of the random holdout.</summary>
+    public ulong SplitSeed { get; init; } = 42;
+
+    /// <summary>Where to write the model file.</summary>
+    public required string ModelPath { get; init; }
+}
+
+/// <summary>What a training job did.</summary>
+public sealed record TrainSummary(
+    int Users,
+    int Items,
+    long NonZeros,
+    long TrainRows,
+    long TestRows,
+    double LoadSeconds,
+    double TrainSeconds,
+    double MedianSecondsPerIteration,
+    double FinalLoss,
+    IReadOnlyList<IterationReport> History,
+    string ModelPath,
+    string? TestSplitPath,
+    LoadResult InputLoad);
+
+/// <summary>
+/// Load, split, train, save: the single-process training job behind <c>wals train</c>. Nothing is written unless
+/// training succeeds; the model file is replaced atomically.
+/// </summary>
+public static class TrainingJob
+{
+    public static TrainSummary Run(TrainRequest request, IProgress<IterationReport>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        if (request.TestFraction is not null && request.TestPath is not null)
+        {
+            throw new ArgumentException("Give either a test fraction or a test file, not both.");
+        }
+        if (request.TestFraction is { } f && !(f > 0 && f < 1))
+        {
+            throw new ArgumentException($"Option 'test-fraction' = {f} is invalid: it must be between 0 and 1 (exclusive).");
+        }
+        request.Wals.Validate();
+        var watch = Stopwatch.StartNew();
+        var loaded = InteractionLoader.Load(request.Input, request.Load);
+        ReportLoad(loaded, log);
+        var table = loaded.Table;
+        InteractionTable train = table;
+        InteractionTable? test = null;
+        if (request.TestPath is not null)
+        {
+            var testLoad = InteractionLoader.Load(request.TestPath, request.Load, table.Users, table.Items);
+            ReportLoad(testLoad, log);
+            test = testLoad.Table;
+        }
+        else if (request.TestFraction is { } fraction)
+        {
+            var split = Splitter.RandomHoldout(table, fraction, request.SplitSeed);
+            train = split.Train;
+            test = split.Test;
+            log?.Invoke($"split: {train.Count} training rows, {test.Count} test rows (fraction {fraction}, seed {request.SplitSeed})");
+        }
+        var loadSeconds = watch.Elapsed.TotalSeconds;
+
+        var matrix = train.ToUserItemMatrix();
+        log?.Invoke($"training on {matrix.Rows} users x {matrix.Columns} items, {matrix.NonZeros} interactions, factors {request.Wals.Factors}, {request.Wals.EffectiveThreads} threads");
+        var trainWatch = Stopwatch.StartNew();
+        var trained = new WalsTrainer(request.Wals).Train(matrix, progress, cancellationToken);
+        var trainSeconds = trainWatch.Elapsed.TotalSeconds;
+
+        string? testPath = null;
+        if (test is not null && request.TestFraction is not null)
+        {
+            testPath = request.ModelPath + ".test.csv";
+            SplitFiles.Write(test, testPath);
+        }
+        else if (request.TestPath is not null)
+        {
+            testPath = Path.GetFullPath(request.TestPath);
+        }
+        var seconds = trained.History.Select(h => h.Seconds).Order().ToArray();
+        var median = seconds.Length == 0 ? 0 : seconds[seconds.Length / 2];
+        var model = new FactorModel(train.Users, train.Items, request.Wals.Factors, trained.UserFactors, trained.ItemFactors, request.Wals,
+            new TrainingMetadata
+            {
+                IterationsCompleted = trained.History.Count,
+                TotalSeconds = trainSeconds,
+                NonZeros = matrix.NonZeros,
+                FinalLoss = trained.FinalLoss,
+                Source = Path.GetFullPath(request.Input),
+                TestSplitPath = testPath,
+            });
+        new SavedModel(model, matrix, []).Save(request.ModelPath);
+        return new TrainSummary(matrix.Rows, matrix.Columns, matrix.NonZeros, train.Count, test?.Count ?? 0, loadSeconds, trainSeconds,
+            median, trained.FinalLoss, trained.History, request.ModelPath, testPath, loaded);
+    }
+
+    private static void ReportLoad(LoadResult load, Action<string>? log)
+    {
+        if (log is null)
+        {
+            return;
+        }
+        log($"read {load.RowsRead} rows from {load.Table.Users.Count} users and {load.Table.Items.Count} items ({load.Encoding})");
+        if (load.FilteredRows > 0)
+        {
+            log($"dropped {load.FilteredRows} rows below the minimum value");
+        }
+        if (load.SkippedRows > 0)
+        {
+            log($"skipped {load.SkippedRows} bad rows; first: {string.Join("; ", load.FirstBadRows.Select(b => $"{Path.GetFileName(b.File)} line {b.Line}: {b.Reason}"))}");
+        }
+        if (load.UnknownUserRows + load.UnknownItemRows > 0)
+        {
+            log($"{load.UnknownUserRows} rows with unknown users and {load.UnknownItemRows} with unknown items");
+        }
+    }
+}

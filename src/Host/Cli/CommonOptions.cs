@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using WalsCluster.Core.Data;
+
+namespace WalsCluster.Host.Cli;
+
+/// <summary>Options shared by the verbs that read interaction files, and output helpers.</summary>
+internal sealed class InputOptions
+{
+    public Option<string> Input { get; } = new("--input") { Description = "Interactions file (.gz is decompressed).", Required = true };
+    public Option<string> Format { get; } = new("--format") { Description = "movielens | lastfm | bookcrossing | csv (generic delimited).", DefaultValueFactory = _ => "csv" };
+    public Option<string?> Delimiter { get; } = new("--delimiter") { Description = "Field delimiter for --format csv: a character, or 'tab' (default ',')." };
+    public Option<bool> Header { get; } = new("--header") { Description = "The csv file has a header line." };
+    public Option<string?> Columns { get; } = new("--columns") { Description = "0-based columns user,item[,value[,timestamp]] for --format csv (default 0,1,2); a missing value column means value 1." };
+    public Option<double?> MinValue { get; } = new("--min-value") { Description = "Drop rows whose value is below this." };
+    public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Skip malformed rows (and report how many and the first few) instead of stopping at the first." };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Input);
+        command.Options.Add(Format);
+        command.Options.Add(Delimiter);
+        command.Options.Add(Header);
+        command.Options.Add(Columns);
+        command.Options.Add(MinValue);
+        command.Options.Add(SkipBadRows);
+    }
+
+    public LoadOptions Read(ParseResult result)
+    {
+        var format = ParseEnum<DataFormat>(result.GetValue(Format)!, "format");
+        var delimiter = result.GetValue(Delimiter);
+        var columns = result.GetValue(Columns);
+        return new LoadOptions
+        {
+            Format = format,
+            Delimiter = delimiter is null ? null : delimiter is "tab" or "\\t" ? '\t' : delimiter.Length == 1 ? delimiter[0]
+                : throw new ArgumentException($"Option 'delimiter' = '{delimiter}' is invalid: give one character or 'tab'."),
+            HasHeader = format == DataFormat.Csv ? result.GetValue(Header) : null,
+            Columns = columns is null ? null : ParseColumns(columns),
+            MinValue = result.GetValue(MinValue),
+            SkipBadRows = result.GetValue(SkipBadRows),
+        };
+    }
+
+    private static ColumnMap ParseColumns(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length is < 2 or > 4 || parts.Any(p => !int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new ArgumentException($"Option 'columns' = '{text}' is invalid: give 2 to 4 non-negative column indices user,item[,value[,timestamp]].");
+        }
+        var c = parts.Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        return new ColumnMap(c[0], c[1], c.Length > 2 ? c[2] : null, c.Length > 3 ? c[3] : null);
+    }
+
+    public static T ParseEnum<T>(string text, string option) where T : struct, Enum =>
+        Enum.TryParse<T>(text.Replace("-", ""), ignoreCase: true, out var value) && Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentException($"Option '{option}' = '{text}' is invalid: use one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
+}
+
+internal static class Output
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print machine-readable JSON (the last line of stdout is one object)." };
+
+    public static void WriteJson(JsonObject value) => Console.Out.WriteLine(value.ToJsonString(Json));
+
+    /// <summary>Progress and notes go to stderr when stdout is JSON, so stdout stays parseable.</summary>
+    public static void Note(bool json, string message)
+    {
+        if (json)
+        {
+            Console.Error.WriteLine(message);
+        }
+        else
+        {
+            Spectre.Console.AnsiConsole.MarkupLine($"[grey]{Spectre.Console.Markup.Escape(message)}[/]");
+        }
+    }
+
+    /// <summary>Runs a verb: expected failures (bad input, bad options, bad files) print one clear line and exit 2.</summary>
+    public static int Guard(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is DataFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
+                                      or Core.Model.ModelFormatException or InvalidDataException or Core.Wals.NonFiniteFactorsException or IOException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+}

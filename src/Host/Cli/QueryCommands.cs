@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using WalsCluster.Core.Model;
+using WalsCluster.Core.Ranking;
+
+namespace WalsCluster.Host.Cli;
+
+/// <summary><c>wals recommend</c> and <c>wals similar</c> against a local model file.</summary>
+internal static class QueryCommands
+{
+    public static Command CreateRecommend()
+    {
+        var model = new Option<string>("--model") { Description = "The model file.", Required = true };
+        var user = new Option<string>("--user") { Description = "External user id.", Required = true };
+        var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
+        var includeSeen = new Option<bool>("--include-seen") { Description = "Also rank the items the user already has." };
+        var json = Output.JsonOption();
+        var command = new Command("recommend", "Top-k items for a user (excluding the user's training items).");
+        foreach (var option in new Option[] { model, user, k, includeSeen, json })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(result => Output.Guard(() =>
+        {
+            var saved = SavedModel.Load(result.GetValue(model)!);
+            var id = result.GetValue(user)!;
+            var index = saved.Model.Users.IndexOf(id);
+            if (index < 0)
+            {
+                throw new ArgumentException($"User '{id}' is not in the model ({saved.Model.Users.Count} users).");
+            }
+            var ranker = new FactorRanker(saved.Model);
+            var items = ranker.Recommend(index, CheckK(result.GetValue(k)), saved.Train, new RecommendOptions { ExcludeTrainingItems = !result.GetValue(includeSeen) });
+            Print(result.GetValue(json), "user", id, items, saved.Model);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command CreateSimilar()
+    {
+        var model = new Option<string>("--model") { Description = "The model file.", Required = true };
+        var item = new Option<string>("--item") { Description = "External item id.", Required = true };
+        var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
+        var json = Output.JsonOption();
+        var command = new Command("similar", "The k items most similar to an item (cosine of item factors).");
+        foreach (var option in new Option[] { model, item, k, json })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(result => Output.Guard(() =>
+        {
+            var saved = SavedModel.Load(result.GetValue(model)!);
+            var id = result.GetValue(item)!;
+            var index = saved.Model.Items.IndexOf(id);
+            if (index < 0)
+            {
+                throw new ArgumentException($"Item '{id}' is not in the model ({saved.Model.Items.Count} items).");
+            }
+            var items = new FactorRanker(saved.Model).SimilarItems(index, CheckK(result.GetValue(k)));
+            Print(result.GetValue(json), "item", id, items, saved.Model);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static int CheckK(int k) => k >= 1 ? k : throw new ArgumentException($"Option 'k' = {k} is invalid: it must be >= 1.");
+
+    private static void Print(bool json, string kind, string id, ScoredItem[] items, FactorModel model)
+    {
+        if (json)
+        {
+            Output.WriteJson(new JsonObject
+            {
+                [kind] = id,
+                ["items"] = new JsonArray(items.Select(i => (JsonNode?)new JsonObject { ["item"] = model.Items[i.Item], ["score"] = i.Score }).ToArray()),
+            });
+            return;
+        }
+        var table = new Table().AddColumn("rank").AddColumn("item").AddColumn("score");
+        for (var r = 0; r < items.Length; r++)
+        {
+            table.AddRow($"{r + 1}", Markup.Escape(model.Items[items[r].Item]), $"{items[r].Score:F4}");
+        }
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,127 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+using WalsCluster.Core.Jobs;
+using WalsCluster.Core.Wals;
+
+namespace WalsCluster.Host.Cli;
+
+/// <summary><c>wals train</c>: load, optionally split, train WALS on all cores, save the model.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new WalsOptions();
+        var input = new InputOptions();
+        var transform = new Option<string>("--transform") { Description = "Confidence c = beta + alpha * f(r): linear (f = r), log (f = log(1 + r/epsilon)), power (f = r^exponent), binary (every row counts as r = 1).", DefaultValueFactory = _ => "log" };
+        var alpha = new Option<float>("--alpha") { Description = "alpha in c = beta + alpha * f(r).", DefaultValueFactory = _ => defaults.Alpha };
+        var beta = new Option<float>("--beta") { Description = "beta in c = beta + alpha * f(r): 1 is Hu et al., 0 the implicit library's convention.", DefaultValueFactory = _ => defaults.Beta };
+        var epsilon = new Option<float>("--epsilon") { Description = "epsilon in f(r) = log(1 + r / epsilon).", DefaultValueFactory = _ => defaults.Epsilon };
+        var exponent = new Option<float>("--exponent") { Description = "The exponent in f(r) = r ^ exponent.", DefaultValueFactory = _ => defaults.Exponent };
+        var w0 = new Option<float>("--unobserved-weight") { Description = "w0, the weight of every unobserved (user, item) entry.", DefaultValueFactory = _ => defaults.UnobservedWeight };
+        var factors = new Option<int>("--factors") { Description = "k, latent factors per user and item.", DefaultValueFactory = _ => defaults.Factors };
+        var regularization = new Option<float>("--regularization") { Description = "lambda in lambda_u = lambda * (n_u + w0 N)^nu.", DefaultValueFactory = _ => defaults.Regularization };
+        var nu = new Option<float>("--regularization-exponent") { Description = "nu in lambda_u = lambda * (n_u + w0 N)^nu; 0 = constant lambda.", DefaultValueFactory = _ => defaults.RegularizationExponent };
+        var iterations = new Option<int>("--iterations") { Description = "Alternating iterations (a user and an item half-step each).", DefaultValueFactory = _ => defaults.Iterations };
+        var solver = new Option<string>("--solver") { Description = "cg (conjugate gradient, fast) or cholesky (exact).", DefaultValueFactory = _ => "cg" };
+        var cgSteps = new Option<int>("--cg-steps") { Description = "Conjugate-gradient steps per row and half-step.", DefaultValueFactory = _ => defaults.CgSteps };
+        var preconditioner = new Option<string>("--cg-preconditioner") { Description = "jacobi (exact diagonal in the eigenbasis of G) or none (plain CG, as the implicit library).", DefaultValueFactory = _ => "jacobi" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => defaults.Seed };
+        var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores.", DefaultValueFactory = _ => 0 };
+        var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this fraction of each user's interactions; stored as MODEL.test.csv for 'wals evaluate'." };
+        var test = new Option<string?>("--test") { Description = "A test file in the input's format; its users and items join the model (as in a pre-made split)." };
+        var model = new Option<string>("--model") { Description = "Where to write the model file.", Required = true };
+        var json = Output.JsonOption();
+
+        var command = new Command("train", "Train a WALS model and save it.");
+        input.AddTo(command);
+        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, json })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(result => Output.Guard(() =>
+        {
+            var asJson = result.GetValue(json);
+            var options = new WalsOptions
+            {
+                Factors = result.GetValue(factors),
+                Transform = InputOptions.ParseEnum<ConfidenceTransform>(result.GetValue(transform)!, "transform"),
+                Alpha = result.GetValue(alpha),
+                Beta = result.GetValue(beta),
+                Epsilon = result.GetValue(epsilon),
+                Exponent = result.GetValue(exponent),
+                UnobservedWeight = result.GetValue(w0),
+                Regularization = result.GetValue(regularization),
+                RegularizationExponent = result.GetValue(nu),
+                Iterations = result.GetValue(iterations),
+                Solver = result.GetValue(solver) switch
+                {
+                    "cg" => WalsSolver.ConjugateGradient,
+                    "cholesky" => WalsSolver.Cholesky,
+                    var other => throw new ArgumentException($"Option 'solver' = '{other}' is invalid: use cg or cholesky."),
+                },
+                CgSteps = result.GetValue(cgSteps),
+                CgPreconditioner = InputOptions.ParseEnum<CgPreconditioner>(result.GetValue(preconditioner)!, "cg-preconditioner"),
+                Seed = result.GetValue(seed),
+                Threads = result.GetValue(threads),
+            }.Validate();
+            var request = new TrainRequest
+            {
+                Input = result.GetValue(input.Input)!,
+                Load = input.Read(result),
+                Wals = options,
+                TestFraction = result.GetValue(testFraction),
+                TestPath = result.GetValue(test),
+                SplitSeed = (ulong)options.Seed,
+                ModelPath = result.GetValue(model)!,
+            };
+            var progress = new Progress(report =>
+            {
+                var line = $"iteration {report.Iteration,3}/{options.Iterations}: loss {report.Loss:G7}  {report.Seconds:F3} s (users {report.UserSeconds:F3} s, items {report.ItemSeconds:F3} s)";
+                if (asJson)
+                {
+                    Console.Error.WriteLine(line);
+                }
+                else
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape(line));
+                }
+            });
+            var summary = TrainingJob.Run(request, progress, message => Output.Note(asJson, message));
+            if (asJson)
+            {
+                Output.WriteJson(new JsonObject
+                {
+                    ["users"] = summary.Users,
+                    ["items"] = summary.Items,
+                    ["nnz"] = summary.NonZeros,
+                    ["test_rows"] = summary.TestRows,
+                    ["factors"] = options.Factors,
+                    ["iterations"] = summary.History.Count,
+                    ["seconds_per_iteration"] = summary.MedianSecondsPerIteration,
+                    ["total_seconds"] = summary.TrainSeconds,
+                    ["load_seconds"] = summary.LoadSeconds,
+                    ["final_loss"] = double.IsFinite(summary.FinalLoss) ? summary.FinalLoss : null,
+                    ["loss"] = new JsonArray(summary.History.Select(h => (JsonNode?)h.Loss).ToArray()),
+                    ["model"] = summary.ModelPath,
+                    ["test_split"] = summary.TestSplitPath,
+                    ["skipped_rows"] = summary.InputLoad.SkippedRows,
+                });
+            }
+            else
+            {
+                var table = new Table().AddColumn("users").AddColumn("items").AddColumn("interactions").AddColumn("s / iteration (median)").AddColumn("total s").AddColumn("final loss");
+                table.AddRow($"{summary.Users:N0}", $"{summary.Items:N0}", $"{summary.NonZeros:N0}", $"{summary.MedianSecondsPerIteration:F3}", $"{summary.TrainSeconds:F2}", $"{summary.FinalLoss:G7}");
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLine($"model written to [bold]{Markup.Escape(summary.ModelPath)}[/]" + (summary.TestSplitPath is null ? "" : $", test split {Markup.Escape(summary.TestSplitPath)}"));
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private sealed class Progress(Action<IterationReport> action) : IProgress<IterationReport>
+    {
+        public void Report(IterationReport value) => action(value);
+    }
+}
