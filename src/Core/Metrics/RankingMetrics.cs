@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Sparse;
 
@@ -160,6 +162,79 @@ public static class RankingMetrics
         {
             return null;
         }
+        if (positives.Count <= CountingAucMaxPositives)
+        {
+            return AucByCounting(scores, sortedTrain, positives, negatives);
+        }
+        return AucBySorting(scores, sortedTrain, sortedTest, positives, negatives);
+    }
+
+    /// <summary>Up to this many positives, <see cref="AucByCounting"/> (P vector passes over the scores) beats sorting.</summary>
+    internal const int CountingAucMaxPositives = 48;
+
+    /// <summary>
+    /// Mann-Whitney by counting: for each positive score s_p, #(items with s &lt; s_p) and #(s == s_p) over all items in one
+    /// vector pass, then the non-negatives (training items and the positives themselves) taken back out one by one.
+    /// </summary>
+    internal static double AucByCounting(ReadOnlySpan<float> scores, ReadOnlySpan<int> sortedTrain, List<float> positives, long negatives)
+    {
+        long twiceWins = 0;
+        foreach (var sp in positives)
+        {
+            CountBelowAndEqual(scores, sp, out var below, out var equal);
+            for (var t = 0; t < sortedTrain.Length; t++)
+            {
+                var item = sortedTrain[t];
+                if ((uint)item >= (uint)scores.Length || (t > 0 && sortedTrain[t - 1] == item))
+                {
+                    continue;
+                }
+                var s = scores[item];
+                below -= s < sp ? 1 : 0;
+                equal -= s == sp ? 1 : 0;
+            }
+            foreach (var other in positives)
+            {
+                below -= other < sp ? 1 : 0;
+                equal -= other == sp ? 1 : 0;
+            }
+            twiceWins += 2 * below + equal;
+        }
+        return twiceWins / (2.0 * positives.Count * negatives);
+    }
+
+    private static void CountBelowAndEqual(ReadOnlySpan<float> scores, float value, out long below, out long equal)
+    {
+        long lt = 0, eq = 0;
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = Vector256.Create(value);
+            var ltAcc = Vector256<int>.Zero;
+            var eqAcc = Vector256<int>.Zero;
+            ref var start = ref MemoryMarshal.GetReference(scores);
+            for (; i + 8 <= scores.Length; i += 8)
+            {
+                var x = Vector256.LoadUnsafe(ref start, (nuint)i);
+                // A true lane is all ones (-1 as int): subtracting counts it.
+                ltAcc -= Vector256.LessThan(x, v).AsInt32();
+                eqAcc -= Vector256.Equals(x, v).AsInt32();
+            }
+            lt = Vector256.Sum(ltAcc);
+            eq = Vector256.Sum(eqAcc);
+        }
+        for (; i < scores.Length; i++)
+        {
+            lt += scores[i] < value ? 1 : 0;
+            eq += scores[i] == value ? 1 : 0;
+        }
+        below = lt;
+        equal = eq;
+    }
+
+    /// <summary>Mann-Whitney by sorting the positive scores and binary-searching each negative: O(n log P).</summary>
+    internal static double AucBySorting(ReadOnlySpan<float> scores, ReadOnlySpan<int> sortedTrain, ReadOnlySpan<int> sortedTest, List<float> positives, long negatives)
+    {
         var sorted = positives.ToArray();
         Array.Sort(sorted);
         // sum over negatives s of #(positives > s) + 1/2 #(positives == s), doubled to stay in integers.

@@ -104,7 +104,7 @@ public sealed class RankingMetricsTests
     }
 
     [Fact]
-    public void Exact_auc_matches_a_brute_force_count_over_all_pairs()
+    public void Exact_auc_by_counting_and_by_sorting_matches_a_brute_force_count_over_all_pairs()
     {
         var random = new Random(9);
         foreach (var items in new[] { 2, 5, 40, 300 })
@@ -134,6 +134,9 @@ public sealed class RankingMetricsTests
             if (expected is { } e)
             {
                 Assert.Equal(e, actual!.Value, 12);
+                var positiveScores = positives.Select(p => scores[p]).ToList();
+                Assert.Equal(e, RankingMetrics.AucByCounting(scores, train, positiveScores, negatives.Length), 12);
+                Assert.Equal(e, RankingMetrics.AucBySorting(scores, train, test, positiveScores, negatives.Length), 12);
             }
         }
     }
