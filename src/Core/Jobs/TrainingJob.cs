@@ -90,10 +90,15 @@ public static class TrainingJob
         var trained = new WalsTrainer(request.Wals).Train(matrix, progress, cancellationToken);
         var trainSeconds = trainWatch.Elapsed.TotalSeconds;
 
+        var folder = Path.GetDirectoryName(Path.GetFullPath(request.ModelPath));
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
         string? testPath = null;
         if (test is not null && request.TestFraction is not null)
         {
-            testPath = request.ModelPath + ".test.csv";
+            testPath = Path.GetFullPath(request.ModelPath + ".test.csv");
             SplitFiles.Write(test, testPath);
         }
         else if (request.TestPath is not null)

@@ -185,20 +185,32 @@ public sealed class WalsTrainer
             + RegularizationOf(users, x, items.Rows, options) + RegularizationOf(items, y, users.Rows, options);
     }
 
-    /// <summary>Factors uniform in [0, scale), deterministic by seed (SplitMix64).</summary>
+    /// <summary>
+    /// Factors uniform in [0, scale), deterministic by seed: row r is <see cref="InitialRow"/>(seed, r), so any
+    /// process that knows a row's global index (a shard of the cluster) starts it from the same values.
+    /// </summary>
     public static float[] InitialFactors(int rows, int k, int seed, float scale)
     {
         var values = new float[(long)rows * k];
-        var state = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 0xD1B54A32D192ED03UL);
-        for (long i = 0; i < values.Length; i++)
+        for (var r = 0; r < rows; r++)
+        {
+            InitialRow(seed, r, scale, values.AsSpan(r * k, k));
+        }
+        return values;
+    }
+
+    /// <summary>The initial factors of global row <paramref name="row"/>: a SplitMix64 stream seeded by (seed, row).</summary>
+    public static void InitialRow(int seed, long row, float scale, Span<float> destination)
+    {
+        var state = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ ((ulong)row + 1) * 0xD1B54A32D192ED03UL);
+        for (var i = 0; i < destination.Length; i++)
         {
             state += 0x9E3779B97F4A7C15UL;
             var z = state;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             z ^= z >> 31;
-            values[i] = (float)((z >> 40) * (1.0 / (1UL << 24))) * scale;
+            destination[i] = (float)((z >> 40) * (1.0 / (1UL << 24))) * scale;
         }
-        return values;
     }
 }
