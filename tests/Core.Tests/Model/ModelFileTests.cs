@@ -211,7 +211,7 @@ public sealed class ModelFileTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void A_model_of_600k_users_and_64_factors_saves_and_loads_by_streaming_and_is_timed()
+    public void A_model_of_600k_users_and_64_factors_saves_and_loads_by_streaming()
     {
         const int users = 600_000, items = 20_000, factors = 64;
         var model = RandomModel(users, items, factors);

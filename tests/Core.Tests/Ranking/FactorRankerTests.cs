@@ -133,7 +133,7 @@ public sealed class FactorRankerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Batch_top_10_of_2000_users_over_17632_items_with_64_factors_is_timed_and_far_from_quadratic()
+    public void Batch_top_10_of_2000_users_over_17632_items_with_64_factors_gives_every_user_10_items()
     {
         var random = new Random(2024);
         const int users = 2000, items = 17632, k = 64;
@@ -154,10 +154,8 @@ public sealed class FactorRankerTests(ITestOutputHelper output)
         var gflops = 2.0 * users * items * k / best / 1e9;
         output.WriteLine($"Batch top-10, {users} users x {items} items x {k} factors, 2 threads: {best * 1000:F0} ms ({gflops:F1} GFLOP/s)");
 
+        // Speed is measured by the benchmarks in bench/, not asserted here; the time is only printed.
         Assert.All(result!, r => Assert.Equal(10, r.Length));
-        // About 0.1 s in an optimised build on 2 idle cores (4.5 GFLOP of products); the bound only catches a path that has
-        // lost its kernel or its partial selection, since Debug builds and shared CI cores are many times slower.
-        Assert.True(best < 10.0, $"Batch top-k took {best:F2} s");
     }
 
     private static double Cosine(float[] y, int a, int b, int k)
