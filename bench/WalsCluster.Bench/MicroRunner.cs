@@ -40,6 +40,18 @@ internal static class MicroRunner
             var s = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             Console.WriteLine($"k {k} n {n}: {s * 1e9 / m.NonZeros / 4:F1} ns per entry-pass, {s * 1e9 / rows:F0} ns per row");
         }
+        var ws = new CgWorkspace(k);
+        for (var rep = 0; rep < 3; rep++)
+        {
+            var watch = Stopwatch.StartNew();
+            for (var u = 0; u < rows; u++)
+            {
+                var start = m.RowStart[u];
+                var len = m.RowStart[u + 1] - start;
+                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, 3, true, x.AsSpan(u * k, k), ws);
+            }
+            Console.WriteLine($"direct CgRow: {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row");
+        }
         var a = new float[k];
         var b = new float[k];
         var cpu1 = Process.GetCurrentProcess().TotalProcessorTime;

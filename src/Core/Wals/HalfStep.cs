@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using WalsCluster.Core.LinearAlgebra;
 
 namespace WalsCluster.Core.Wals;
@@ -164,48 +163,26 @@ public static class HalfStep
 
         // The diagonal part D0 = w0 lambda + lambda_u; r = b - (D0 x + q); M = D0 + d.
         var r = ws.R;
-        var m = ws.M;
+        var minv = ws.M;
         var d0 = ws.D0;
-        // D0 = w0 lambda + lambda_u (the diagonal part of A'); M^-1 = 1 / (D0 + d), the exact diagonal of A',
-        // which is >= lambda_u in exact arithmetic (clamped against rounding).
-        for (var i = 0; i < k; i++)
-        {
-            d0[i] = w0 * eigenvalues[i] + lambdaU;
-        }
-        var implicitLoss = 0.0;
-        for (var i = 0; i < k; i++)
-        {
-            implicitLoss += (double)eigenvalues[i] * x[i] * x[i];
-        }
-        implicitLoss *= w0;
-        var xx = (double)TensorPrimitives.Dot(x, x);
-        // r = b - (D0 x + q)
-        TensorPrimitives.MultiplyAdd(d0, x, q, r);
-        TensorPrimitives.Subtract(b, r, r);
-        if (jacobi)
-        {
-            TensorPrimitives.Add(d0, d, m);
-            TensorPrimitives.Max(m, MathF.Max(lambdaU, 1e-12f), m);
-            TensorPrimitives.Reciprocal(m, m);
-        }
-        ws.Observed += observed;
-        ws.Implicit += implicitLoss;
-        ws.RegBefore += lambdaU * xx;
-
         var p = ws.P;
         var ap = ws.Ap;
         var z = ws.Z;
-        Precondition(jacobi, m, r, z);
-        z.CopyTo(p);
-        var rz = TensorPrimitives.Dot(r, z);
+        // The exact diagonal D0 + d of A' is >= lambda_u in exact arithmetic; the floor guards rounding.
+        var (rz, eigXX, xx) = CgKernels.Start(eigenvalues, w0, lambdaU, jacobi, MathF.Max(lambdaU, 1e-12f), b, q, d, x, d0, r, minv, z, p);
+        ws.Observed += observed;
+        ws.Implicit += (double)w0 * eigXX;
+        ws.RegBefore += lambdaU * (double)xx;
+
+        var beta = 0f;
         for (var step = 0; step < steps; step++)
         {
             if (rz < 1e-20f)
             {
                 break;
             }
-            // Ap = D0 p + sum (c - w0) (y'.p) y'
-            TensorPrimitives.Multiply(d0, p, ap);
+            // p = z + beta p; Ap = D0 p + sum (c - w0) (y'.p) y'
+            CgKernels.Direction(step == 0, beta, z, d0, p, ap);
             if (gather)
             {
                 VectorKernels.AddLowRankProduct(buffer, cw, n, k, p, ap, t);
@@ -223,26 +200,9 @@ public static class HalfStep
             {
                 break;
             }
-            var alpha = rz / pap;
-            VectorKernels.Axpy(alpha, p, x);
-            VectorKernels.Axpy(-alpha, ap, r);
-            Precondition(jacobi, m, r, z);
-            var rzNew = TensorPrimitives.Dot(r, z);
-            // p = z + beta p
-            TensorPrimitives.MultiplyAdd(p, rzNew / rz, z, p);
+            var rzNew = CgKernels.Update(rz / pap, p, ap, minv, x, r, z);
+            beta = rzNew / rz;
             rz = rzNew;
-        }
-    }
-
-    private static void Precondition(bool jacobi, ReadOnlySpan<float> inverseDiagonal, ReadOnlySpan<float> r, Span<float> z)
-    {
-        if (jacobi)
-        {
-            TensorPrimitives.Multiply(inverseDiagonal, r, z);
-        }
-        else
-        {
-            r.CopyTo(z);
         }
     }
 

@@ -164,3 +164,57 @@ public sealed class KernelTests
         }
     }
 }
+
+public sealed class CgKernelTests
+{
+    private static float[] V(Random random, int n, float lo = -1, float hi = 1) =>
+        Enumerable.Range(0, n).Select(_ => lo + (float)random.NextDouble() * (hi - lo)).ToArray();
+
+    [Fact]
+    public void Fused_cg_kernels_equal_their_scalar_references_for_lengths_0_to_257()
+    {
+        var random = new Random(77);
+        for (var k = 0; k <= 257; k++)
+        {
+            foreach (var jacobi in new[] { false, true })
+            {
+                var (eig, b, q, d, x) = (V(random, k, 0, 5), V(random, k), V(random, k), V(random, k, 0, 2), V(random, k));
+                var s = (d0: new float[k], r: new float[k], m: new float[k], z: new float[k], p: new float[k]);
+                var v = (d0: new float[k], r: new float[k], m: new float[k], z: new float[k], p: new float[k]);
+                var expected = CgScalarKernels.Start(eig, 0.7f, 0.1f, jacobi, 0.1f, b, q, d, x, s.d0, s.r, s.m, s.z, s.p);
+                var actual = CgKernels.Start(eig, 0.7f, 0.1f, jacobi, 0.1f, b, q, d, x, v.d0, v.r, v.m, v.z, v.p);
+                Assert.Equal(expected.Rz, actual.Rz, 1e-3f * Math.Max(1, Math.Abs(expected.Rz)));
+                Assert.Equal(expected.EigXX, actual.EigXX, 1e-3f * Math.Max(1, expected.EigXX));
+                Assert.Equal(expected.XX, actual.XX, 1e-3f * Math.Max(1, expected.XX));
+                AssertClose(s.d0, v.d0);
+                AssertClose(s.r, v.r);
+                AssertClose(s.m, v.m);
+                AssertClose(s.z, v.z);
+                AssertClose(s.p, v.p);
+
+                var ap1 = new float[k];
+                var ap2 = new float[k];
+                CgScalarKernels.Direction(false, 0.3f, s.z, s.d0, s.p, ap1);
+                CgKernels.Direction(false, 0.3f, s.z, s.d0, v.p, ap2);
+                AssertClose(s.p, v.p);
+                AssertClose(ap1, ap2);
+
+                var (x1, x2) = ((float[])x.Clone(), (float[])x.Clone());
+                var r1 = CgScalarKernels.Update(0.4f, s.p, ap1, s.m, x1, s.r, s.z);
+                var r2 = CgKernels.Update(0.4f, s.p, ap1, s.m, x2, v.r, v.z);
+                Assert.Equal(r1, r2, 1e-3f * Math.Max(1, Math.Abs(r1)));
+                AssertClose(x1, x2);
+                AssertClose(s.r, v.r);
+                AssertClose(s.z, v.z);
+            }
+        }
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], 1e-4f * Math.Max(1, Math.Abs(expected[i])));
+        }
+    }
+}
