@@ -28,6 +28,10 @@ public sealed record TrainRequest
 
     /// <summary>Where to write the model file.</summary>
     public required string ModelPath { get; init; }
+
+    /// <summary>Applied to the trained model before it is written: may add sections or items (the cold-start projection
+    /// of <c>wals train --item-text</c> does both). Null writes the model as trained.</summary>
+    public Func<SavedModel, SavedModel>? BeforeSave { get; init; }
 }
 
 /// <summary>What a training job did.</summary>
@@ -117,7 +121,12 @@ public static class TrainingJob
                 Source = Path.GetFullPath(request.Input),
                 TestSplitPath = testPath,
             });
-        new SavedModel(model, matrix, []).Save(request.ModelPath);
+        var saved = new SavedModel(model, matrix, []);
+        if (request.BeforeSave is { } finish)
+        {
+            saved = finish(saved);
+        }
+        saved.Save(request.ModelPath);
         return new TrainSummary(matrix.Rows, matrix.Columns, matrix.NonZeros, train.Count, test?.Count ?? 0, loadSeconds, trainSeconds,
             median, trained.FinalLoss, trained.History, request.ModelPath, testPath, loaded);
     }

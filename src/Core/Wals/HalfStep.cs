@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using WalsCluster.Core.LinearAlgebra;
 
 namespace WalsCluster.Core.Wals;
@@ -27,7 +29,7 @@ public static class HalfStep
     private const int PrefetchDistance = 6;
 
     /// <summary>Rows whose gathered factors would exceed this many floats are read in place each step.</summary>
-    internal const int MaxGatherFloats = 1 << 22;
+    internal const int MaxGatherFloats = 1 << 24;
 
     /// <summary>
     /// Solves every row of <paramref name="rows"/> in place in <paramref name="factors"/> (rows x k, the warm start),
@@ -58,7 +60,11 @@ public static class HalfStep
     /// The CG half-step when both sides are already expressed in the eigenbasis of the fixed side's Gram matrix,
     /// whose eigenvalues are <paramref name="eigenvalues"/> (so G = diag(eigenvalues) in this basis).
     /// </summary>
-    public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options)
+    public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options) =>
+        SolveConjugateGradientInEigenbasis(rows, fixedFactors, eigenvalues, factors, fixedSideCount, options, MaxGatherFloats);
+
+    /// <summary>As above, with rows of more than <paramref name="maxGatherFloats"/> gathered floats read in place (tests use 0).</summary>
+    internal static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, int maxGatherFloats)
     {
         var k = options.Factors;
         var watch = Stopwatch.StartNew();
@@ -81,7 +87,7 @@ public static class HalfStep
                     CgRow(
                         pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
                         fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, options.CgPreconditioner == CgPreconditioner.Jacobi,
-                        x, ws);
+                        x, ws, maxGatherFloats);
                     if (!IsFinite(x))
                     {
                         Volatile.Write(ref failed, u);
@@ -107,11 +113,11 @@ public static class HalfStep
     internal static void CgRow(
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
-        Span<float> x, CgWorkspace ws)
+        Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats)
     {
         var k = x.Length;
         var n = columns.Length;
-        var gather = (long)n * k <= MaxGatherFloats;
+        var gather = n > 0 && (long)n * k <= maxGatherFloats;
         var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
         var b = ws.B;
         var q = ws.Q;
@@ -121,47 +127,45 @@ public static class HalfStep
         d.Clear();
 
         // Pass 1: b = sum c p y, q = sum (c - w0)(y.x) y (the low-rank part of A x), d = sum (c - w0) y^2,
-        // and the observed loss at the warm start. Each y' row is read once from the fixed side; when the
-        // row's factors fit the gather buffer they are copied there (prefetching a few rows ahead) and every
-        // later pass streams the contiguous buffer with the blocked kernels.
+        // and the observed loss at the warm start, four entries at a time. Each y' row is read once from the fixed
+        // side (prefetched a few entries ahead); when the row's factors fit the gather buffer they are copied there
+        // and every CG step streams the contiguous buffer instead of the scattered rows.
         double observed = 0;
-        var t = ws.Scratch(n);
-        if (gather)
+        ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
+        ref var bufferStart = ref gather ? ref MemoryMarshal.GetReference(buffer) : ref fixedStart;
+        ref var rb = ref MemoryMarshal.GetReference(b);
+        ref var rq = ref MemoryMarshal.GetReference(q);
+        ref var rd = ref MemoryMarshal.GetReference(d);
+        ref var rx = ref MemoryMarshal.GetReference(x);
+        var j = 0;
+        for (; j <= n - 4; j += 4)
         {
-            for (var j = 0; j < n; j++)
+            for (var ahead = j + PrefetchDistance; ahead < Math.Min(n, j + PrefetchDistance + 4); ahead++)
             {
-                if (j + PrefetchDistance < n)
+                VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, columns[ahead] * k), k);
+            }
+            if (gather)
+            {
+                for (var e = j; e < j + 4; e++)
                 {
-                    VectorKernels.Prefetch(ref fixedFactors[columns[j + PrefetchDistance] * k], k);
+                    fixedFactors.AsSpan(columns[e] * k, k).CopyTo(buffer.Slice(e * k, k));
                 }
-                fixedFactors.AsSpan(columns[j] * k, k).CopyTo(buffer.Slice(j * k, k));
             }
-            VectorKernels.RowDots(buffer, n, k, x, t);
-            VectorKernels.AddWeightedRows(buffer, n, k, cp, b);
-            VectorKernels.AddWeightedRows(buffer, n, k, cw, d, squares: true);
-            for (var j = 0; j < n; j++)
-            {
-                var tj = t[j];
-                observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
-                t[j] = cw[j] * tj;
-            }
-            VectorKernels.AddWeightedRows(buffer, n, k, t, q);
+            ref var y0 = ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather);
+            ref var y1 = ref Row(ref fixedStart, ref bufferStart, columns, j + 1, k, gather);
+            ref var y2 = ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather);
+            ref var y3 = ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather);
+            observed += RowBlockKernels.First4(ref y0, ref y1, ref y2, ref y3,
+                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, ref rb, ref rq, ref rd, k);
         }
-        else
+        for (; j < n; j++)
         {
-            for (var j = 0; j < n; j++)
-            {
-                if (j + PrefetchDistance < n)
-                {
-                    VectorKernels.Prefetch(ref fixedFactors[columns[j + PrefetchDistance] * k], k);
-                }
-                var y = fixedFactors.AsSpan(columns[j] * k, k);
-                var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d);
-                observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
-            }
+            var y = fixedFactors.AsSpan(columns[j] * k, k);
+            var copy = gather ? buffer.Slice(j * k, k) : default;
+            var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d, copy);
+            observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
         }
 
-        // The diagonal part D0 = w0 lambda + lambda_u; r = b - (D0 x + q); M = D0 + d.
         var r = ws.R;
         var minv = ws.M;
         var d0 = ws.D0;
@@ -183,18 +187,7 @@ public static class HalfStep
             }
             // p = z + beta p; Ap = D0 p + sum (c - w0) (y'.p) y'
             CgKernels.Direction(step == 0, beta, z, d0, p, ap);
-            if (gather)
-            {
-                VectorKernels.AddLowRankProduct(buffer, cw, n, k, p, ap, t);
-            }
-            else
-            {
-                for (var j = 0; j < n; j++)
-                {
-                    var y = fixedFactors.AsSpan(columns[j] * k, k);
-                    VectorKernels.Axpy(cw[j] * VectorKernels.Dot(y, p), y, ap);
-                }
-            }
+            LowRankProduct(ref fixedStart, ref bufferStart, columns, cw, gather, p, ap);
             var pap = VectorKernels.Dot(p, ap);
             if (!(pap > 0))
             {
@@ -205,6 +198,36 @@ public static class HalfStep
             rz = rzNew;
         }
     }
+
+    /// <summary>ap += sum_j cw_j (y'_j . p) y'_j over the row's entries, four at a time, one read of each row.</summary>
+    private static void LowRankProduct(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, bool gather, Span<float> p, Span<float> ap)
+    {
+        var k = p.Length;
+        var n = columns.Length;
+        ref var rp = ref MemoryMarshal.GetReference(p);
+        ref var rap = ref MemoryMarshal.GetReference(ap);
+        var j = 0;
+        for (; j <= n - 4; j += 4)
+        {
+            RowBlockKernels.LowRank4(
+                ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 1, k, gather),
+                ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather),
+                cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rp, ref rap, k);
+        }
+        for (; j < n; j++)
+        {
+            ref var y = ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather);
+            var span = MemoryMarshal.CreateReadOnlySpan(ref y, k);
+            VectorKernels.Axpy(cw[j] * VectorKernels.Dot(span, p), span, ap);
+        }
+    }
+
+    /// <summary>
+    /// Entry j's factor row: in the gather buffer (filled by the first pass) or in place in the fixed side's factors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref float Row(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, int j, int k, bool gather) =>
+        ref gather ? ref Unsafe.Add(ref bufferStart, j * k) : ref Unsafe.Add(ref fixedStart, columns[j] * k);
 
     /// <summary>The Cholesky half-step in the original basis (exact solve per row in double precision).</summary>
     public static HalfStepResult SolveCholesky(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options)

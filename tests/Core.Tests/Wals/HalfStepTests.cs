@@ -161,6 +161,24 @@ public sealed class HalfStepTests
         AssertClose(expected, x, 2e-3);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(64)]
+    [InlineData(130)]
+    public void Cg_reading_rows_in_place_equals_cg_on_gathered_rows(int k)
+    {
+        var o = new WalsOptions { Factors = k, CgSteps = 3, Regularization = 0.1f, Threads = 2 };
+        var (r, y, x) = Problem(13, 9, 50, k);
+        var rows = WeightedInteractions.Build(r, o);
+        var eig = Enumerable.Range(0, k).Select(i => 0.5f + i).ToArray();
+        var gathered = (float[])x.Clone();
+        var inPlace = (float[])x.Clone();
+        var a = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, gathered, 50, o, HalfStep.MaxGatherFloats);
+        var b = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, inPlace, 50, o, maxGatherFloats: 0);
+        AssertClose(gathered.Select(v => (double)v).ToArray(), inPlace, 1e-5);
+        Assert.Equal(a.ObservedLoss, b.ObservedLoss, Math.Abs(a.ObservedLoss) * 1e-6);
+    }
+
     [Fact]
     public void Loss_terms_of_a_half_step_match_the_dense_objective()
     {
