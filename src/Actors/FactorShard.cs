@@ -1,0 +1,343 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Actors;
+
+/// <summary>
+/// A factor shard entity (<c>user-N</c> or <c>item-N</c>; one type for both sides): holds its rows' interactions, its
+/// in-block / out-block routing and its factor rows (<see cref="ShardBlock"/>), and runs the shard's part of the
+/// half-step protocol (DESIGN section 3). Solves run on the thread pool (Task.Run + PipeTo) so the mailbox stays
+/// responsive. Idempotent by (run, iteration, side): factor blocks that arrive before BeginHalfStep are buffered,
+/// duplicates ignored, and a BeginHalfStep for a half-step already solved is answered with the stored reply.
+/// </summary>
+public sealed class FactorShard : ReceiveActor
+{
+    private readonly WalsSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<int, BlockCollector> _collectors = [];
+    private readonly Dictionary<int, HalfStepCompleted> _completed = [];
+    private readonly string _entityId;
+    private readonly Side _side;
+    private readonly int _shard;
+    private IActorRef? _region;
+    private IngestBuffer? _ingest;
+    private ShardBlock? _block;
+    private RunPrepared? _prepared;
+    private BeginHalfStep? _pendingBegin;
+    private IActorRef _coordinator = ActorRefs.Nobody;
+    private int? _solving;
+
+    public FactorShard(WalsSettings settings, IActorRef? region)
+    {
+        _settings = settings;
+        _region = region;
+        _entityId = Uri.UnescapeDataString(Self.Path.Name);
+        (_side, _shard) = ShardNames.Parse(_entityId);
+        Receive<InteractionBatch>(HandleBatch);
+        Receive<PrepareRun>(HandlePrepare);
+        Receive<BeginHalfStep>(HandleBegin);
+        Receive<FactorBlock>(HandleBlock);
+        Receive<PublishFactors>(HandlePublish);
+        Receive<Solved>(HandleSolved);
+        Receive<SolveFailed>(HandleSolveFailed);
+        Receive<GetShardFactors>(HandleGetFactors);
+        Receive<GetShardStatus>(_ => Sender.Tell(Status()));
+        Receive<GetRowVector>(HandleGetRowVector);
+        Receive<ScoreShardItems>(HandleScore);
+        Receive<GetFoldInTerms>(HandleFoldIn);
+    }
+
+    /// <param name="settings">Cluster settings (block sizes).</param>
+    /// <param name="region">Where factor blocks for other shards go: the shard region, or a test probe; null looks up
+    /// the region <see cref="WalsSystem.ShardTypeName"/> of the actor system.</param>
+    public static Props Props(WalsSettings settings, IActorRef? region = null) =>
+        Akka.Actor.Props.Create(() => new FactorShard(settings, region));
+
+    private IActorRef Region => _region ??= ClusterSharding.Get(Context.System).ShardRegion(WalsSystem.ShardTypeName);
+
+    private void HandleBatch(InteractionBatch batch)
+    {
+        if (_ingest is null || _ingest.Run != batch.Run)
+        {
+            _ingest = new IngestBuffer(batch.Run);
+        }
+        var fresh = _ingest.Accept(batch);
+        Sender.Tell(new InteractionBatchAccepted(batch.Run, _side, _shard, batch.Sequence, _ingest.Entries, !fresh));
+    }
+
+    private void HandlePrepare(PrepareRun prepare)
+    {
+        if (_prepared is not null && _prepared.Run == prepare.Run)
+        {
+            Sender.Tell(_prepared);
+            return;
+        }
+        if (_ingest is null || _ingest.Run != prepare.Run)
+        {
+            Sender.Tell(Failed($"holds no interactions of run '{prepare.Run}' (it has {(_ingest is null ? "none" : $"run '{_ingest.Run}'")})."));
+            return;
+        }
+        if (_ingest.Rows != prepare.ExpectedRows || _ingest.Entries != prepare.ExpectedEntries)
+        {
+            Sender.Tell(Failed($"holds {_ingest.Rows} rows and {_ingest.Entries} interactions of run '{prepare.Run}', expected {prepare.ExpectedRows} and {prepare.ExpectedEntries}."));
+            return;
+        }
+        ShardBlock block;
+        try
+        {
+            block = ShardBlock.Build(_ingest, prepare);
+        }
+        catch (ArgumentException e)
+        {
+            Sender.Tell(Failed(e.Message));
+            return;
+        }
+        _block = block;
+        _collectors.Clear();
+        _completed.Clear();
+        _pendingBegin = null;
+        _solving = null;
+        _prepared = new RunPrepared(prepare.Run, _side, _shard, block.Rows, block.Interactions.Pattern.NonZeros,
+            PackedSymmetric.Pack(block.Gram(block.Factors), block.K), block.Regularization(), null);
+        _log.Info("{0} prepared run [{1}]: [{2}] rows, [{3}] interactions, in-block from [{4}] shards", _entityId, prepare.Run, block.Rows, block.Interactions.Pattern.NonZeros, block.InSources.Length);
+        Sender.Tell(_prepared);
+
+        RunPrepared Failed(string why) => new(prepare.Run, _side, _shard, 0, 0, [], 0, $"Shard {_entityId} {why}");
+    }
+
+    private void HandleBegin(BeginHalfStep begin)
+    {
+        if (_block is null || _block.Run != begin.Run)
+        {
+            Sender.Tell(FailedStep(begin.Run, begin.Iteration, $"Shard {_entityId} holds no prepared run '{begin.Run}'."));
+            return;
+        }
+        if (_completed.TryGetValue(begin.Iteration, out var done))
+        {
+            Sender.Tell(done);
+            return;
+        }
+        _coordinator = Sender;
+        if (_solving == begin.Iteration)
+        {
+            return;
+        }
+        if (_block.Version != begin.Iteration - 1)
+        {
+            Sender.Tell(FailedStep(begin.Run, begin.Iteration, $"Shard {_entityId} is at iteration {_block.Version} and cannot solve iteration {begin.Iteration}."));
+            return;
+        }
+        _pendingBegin = begin;
+        TrySolve();
+    }
+
+    private void HandleBlock(FactorBlock block)
+    {
+        if (_block is null || _block.Run != block.Run)
+        {
+            _log.Debug("{0} ignores a factor block of run [{1}] (holds [{2}])", _entityId, block.Run, _block?.Run);
+            return;
+        }
+        if (block.Iteration <= _block.Version || _completed.ContainsKey(block.Iteration))
+        {
+            return;
+        }
+        if (!_collectors.TryGetValue(block.Iteration, out var collector))
+        {
+            collector = new BlockCollector(_block, block.Iteration);
+            _collectors[block.Iteration] = collector;
+        }
+        if (collector.Accept(block))
+        {
+            TrySolve();
+        }
+    }
+
+    private void TrySolve()
+    {
+        if (_pendingBegin is not { } begin || _block is not { } block || _solving is not null)
+        {
+            return;
+        }
+        if (!_collectors.TryGetValue(begin.Iteration, out var collector))
+        {
+            collector = new BlockCollector(block, begin.Iteration);
+            _collectors[begin.Iteration] = collector;
+        }
+        if (!collector.IsComplete)
+        {
+            return;
+        }
+        _solving = begin.Iteration;
+        var k = block.K;
+        var gram = PackedSymmetric.Unpack(begin.Gram, k);
+        var run = begin.Run;
+        var iteration = begin.Iteration;
+        var evaluate = begin.EvaluateOnly;
+        var fixedCount = begin.FixedCount;
+        Task.Run(() =>
+        {
+            if (evaluate)
+            {
+                var current = block.Factors;
+                return new Solved(run, iteration, null, block.Evaluate(collector.Buffer, gram), block.Gram(current));
+            }
+            var factors = (float[])block.Factors.Clone();
+            var result = HalfStep.Solve(block.Interactions, collector.Buffer, gram, factors, fixedCount, block.Options);
+            return new Solved(run, iteration, factors, result, block.Gram(factors));
+        }).PipeTo(Self, failure: e => new SolveFailed(run, iteration, (e is AggregateException a ? a.GetBaseException() : e).Message));
+    }
+
+    private void HandleSolved(Solved solved)
+    {
+        if (_block is null || _block.Run != solved.Run || _solving != solved.Iteration)
+        {
+            return;
+        }
+        if (solved.Factors is not null)
+        {
+            _block.ReplaceFactors(solved.Factors, solved.Iteration);
+        }
+        var r = solved.Result;
+        var reply = new HalfStepCompleted(solved.Run, solved.Iteration, _side, _shard, r.Rows, PackedSymmetric.Pack(solved.Gram, _block.K),
+            r.ObservedLoss, r.ImplicitLoss, r.RegularizationBefore, r.RegularizationAfter, r.Seconds, null);
+        Finish(reply);
+        _log.Debug("{0} solved iteration [{1}] in [{2:F3}] s", _entityId, solved.Iteration, r.Seconds);
+    }
+
+    private void HandleSolveFailed(SolveFailed failed)
+    {
+        if (_block is null || _block.Run != failed.Run || _solving != failed.Iteration)
+        {
+            return;
+        }
+        _log.Warning("{0} failed iteration [{1}]: {2}", _entityId, failed.Iteration, failed.Reason);
+        Finish(FailedStep(failed.Run, failed.Iteration, $"Shard {_entityId}: {failed.Reason}"));
+    }
+
+    private void Finish(HalfStepCompleted reply)
+    {
+        _completed[reply.Iteration] = reply;
+        foreach (var done in _collectors.Keys.Where(i => i <= reply.Iteration).ToList())
+        {
+            _collectors.Remove(done);
+        }
+        _solving = null;
+        _pendingBegin = null;
+        _coordinator.Tell(reply);
+    }
+
+    private HalfStepCompleted FailedStep(string run, int iteration, string why) =>
+        new(run, iteration, _side, _shard, 0, [], 0, 0, 0, 0, 0, why);
+
+    private void HandlePublish(PublishFactors publish)
+    {
+        if (_block is null || _block.Run != publish.Run)
+        {
+            _log.Warning("{0} cannot publish run [{1}]: it holds [{2}]", _entityId, publish.Run, _block?.Run);
+            return;
+        }
+        // Users solving iteration t need item factors after iteration t-1; items solving t need user factors after t.
+        var required = publish.Solving == Side.Users ? publish.Iteration - 1 : publish.Iteration;
+        if (_block.Version != required)
+        {
+            _log.Debug("{0} ignores PublishFactors for iteration [{1}] [{2}]: its factors are at iteration [{3}]", _entityId, publish.Iteration, publish.Solving, _block.Version);
+            return;
+        }
+        var k = _block.K;
+        var rowsPerPart = Math.Max(1, _settings.FactorBlockBytes / (4 * (k + 1)));
+        int blocks = 0;
+        long rows = 0, bytes = 0;
+        var factors = _block.Factors;
+        for (var t = 0; t < _block.OutBlocks.Length; t++)
+        {
+            var local = _block.OutBlocks[t];
+            if (local.Length == 0 || (publish.Targets.Length > 0 && Array.IndexOf(publish.Targets, t) < 0))
+            {
+                continue;
+            }
+            var parts = (local.Length + rowsPerPart - 1) / rowsPerPart;
+            for (var part = 0; part < parts; part++)
+            {
+                var start = part * rowsPerPart;
+                var n = Math.Min(rowsPerPart, local.Length - start);
+                var globals = new int[n];
+                var values = new float[(long)n * k];
+                for (var j = 0; j < n; j++)
+                {
+                    var r = local[start + j];
+                    globals[j] = _block.RowGlobals[r];
+                    factors.AsSpan(r * k, k).CopyTo(values.AsSpan(j * k, k));
+                }
+                Region.Tell(new FactorBlock(publish.Run, publish.Iteration, publish.Solving, t, _shard, part, parts, globals, values), Self);
+                blocks++;
+                rows += n;
+                bytes += 4L * n * (k + 1);
+            }
+        }
+        Sender.Tell(new FactorsPublished(publish.Run, publish.Iteration, publish.Solving, _side, _shard, blocks, rows, bytes));
+    }
+
+    private void HandleGetFactors(GetShardFactors get)
+    {
+        if (_block is null || _block.Run != get.Run)
+        {
+            Sender.Tell(new ShardFactors(get.Run, _side, _shard, 0, get.Offset, [], [], $"Shard {_entityId} holds no run '{get.Run}'."));
+            return;
+        }
+        var k = _block.K;
+        var offset = Math.Clamp(get.Offset, 0, _block.Rows);
+        var n = Math.Clamp(get.MaxRows, 0, _block.Rows - offset);
+        Sender.Tell(new ShardFactors(get.Run, _side, _shard, _block.Rows, offset, _block.RowGlobals.AsSpan(offset, n).ToArray(),
+            _block.Factors.AsSpan(offset * k, n * k).ToArray(), null));
+    }
+
+    private ShardStatus Status()
+    {
+        var address = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
+        var phase = _block is null ? (_ingest is null ? "empty" : "ingesting") : _solving is not null ? "solving" : "ready";
+        return new ShardStatus(_side, _shard, address, _block?.Run ?? _ingest?.Run, _block?.Rows ?? _ingest?.Rows ?? 0,
+            _block?.Interactions.Pattern.NonZeros ?? _ingest?.Entries ?? 0, _block?.Version ?? 0, phase);
+    }
+
+    private void HandleGetRowVector(GetRowVector get)
+    {
+        var row = _block?.LocalRowOf(get.Id) ?? -1;
+        if (_block is null || row < 0)
+        {
+            Sender.Tell(new RowVector(get.Id, -1, [], [], _block is null ? $"Shard {_entityId} holds no model." : $"'{get.Id}' is not in the model."));
+            return;
+        }
+        var k = _block.K;
+        Sender.Tell(new RowVector(get.Id, _block.RowGlobals[row], _block.Factors.AsSpan(row * k, k).ToArray(), _block.InteractionsOf(row), null));
+    }
+
+    private void HandleScore(ScoreShardItems score)
+    {
+        if (_block is null || score.Query.Length != _block.K)
+        {
+            Sender.Tell(new ShardTopK(_shard, [], [], [], _block is null ? $"Shard {_entityId} holds no model." : $"The query has {score.Query.Length} values, the model {_block.K}."));
+            return;
+        }
+        Sender.Tell(_block.TopK(score.Query, score.K, score.Cosine, score.Exclude));
+    }
+
+    private void HandleFoldIn(GetFoldInTerms get)
+    {
+        if (_block is null || get.Items.Length != get.Values.Length)
+        {
+            Sender.Tell(new FoldInTerms(_shard, [], [], [], [], 0, 0, 0, 0, _block is null ? $"Shard {_entityId} holds no model." : "Items and values differ in length."));
+            return;
+        }
+        Sender.Tell(_block.FoldIn(get.Items, get.Values));
+    }
+
+    /// <summary>A solve finished on the thread pool (private result piped back to Self).</summary>
+    private sealed record Solved(string Run, int Iteration, float[]? Factors, HalfStepResult Result, double[] Gram);
+
+    /// <summary>A solve threw (non-finite factors, a bug).</summary>
+    private sealed record SolveFailed(string Run, int Iteration, string Reason);
+}

@@ -1,0 +1,212 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using WalsCluster.Core.LinearAlgebra;
+using WalsCluster.Core.Ranking;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
+using Recommendations = WalsCluster.Messages.Recommendations;
+
+namespace WalsCluster.Actors;
+
+/// <summary>
+/// Answers <see cref="Recommend"/>, <see cref="SimilarItems"/> and <see cref="RecommendForItems"/>: finds the query vector
+/// (the user's row from its shard, the item's row, or a fold-in solve), fans out to every item shard (each returns its own
+/// top-k by exact dot products or cosines), and merges the partial lists (score descending, ties to the lower item index,
+/// as the single-process ranker). An item shard that does not answer within <see cref="WalsSettings.QueryTimeout"/> is
+/// listed in <see cref="Recommendations.MissingShards"/>; the caller always gets a reply. Each query runs as a task piped
+/// to the captured sender, so the router's mailbox never waits.
+/// </summary>
+public sealed class QueryRouter : ReceiveActor
+{
+    private readonly WalsSettings _settings;
+    private IActorRef? _region;
+
+    public QueryRouter(WalsSettings settings, IActorRef? region)
+    {
+        _settings = settings;
+        _region = region;
+        Receive<Recommend>(q => Answer(RecommendAsync(q)));
+        Receive<SimilarItems>(q => Answer(SimilarAsync(q)));
+        Receive<RecommendForItems>(q => Answer(FoldInAsync(q)));
+    }
+
+    /// <param name="settings">Cluster settings.</param>
+    /// <param name="region">The factor shard region or its proxy (or a test probe); null looks it up.</param>
+    public static Props Props(WalsSettings settings, IActorRef? region = null) =>
+        Akka.Actor.Props.Create(() => new QueryRouter(settings, region));
+
+    private IActorRef Region => _region ??= ClusterSharding.Get(Context.System).ShardRegion(WalsSystem.ShardTypeName);
+
+    private void Answer(Task<Recommendations> reply)
+    {
+        var sender = Sender;
+        reply.PipeTo(sender, failure: e => new Recommendations("", [], [], $"Query failed: {(e is AggregateException a ? a.GetBaseException() : e).Message}"));
+    }
+
+    private async Task<Recommendations> RecommendAsync(Recommend q)
+    {
+        var region = Region;
+        var row = await AskOrNull<RowVector>(region, new GetRowVector(Side.Users, StableHash.ShardOf(q.User, _settings.UserShards), q.User));
+        if (row is null)
+        {
+            return new Recommendations(q.User, [], [], $"The shard of user '{q.User}' did not answer within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+        }
+        if (row.Failure is not null)
+        {
+            return new Recommendations(q.User, [], [], row.Failure);
+        }
+        return await FanOutAsync(region, q.User, row.Vector, q.K, cosine: false, row.Interactions);
+    }
+
+    private async Task<Recommendations> SimilarAsync(SimilarItems q)
+    {
+        var region = Region;
+        var row = await AskOrNull<RowVector>(region, new GetRowVector(Side.Items, StableHash.ShardOf(q.Item, _settings.ItemShards), q.Item));
+        if (row is null)
+        {
+            return new Recommendations(q.Item, [], [], $"The shard of item '{q.Item}' did not answer within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+        }
+        if (row.Failure is not null)
+        {
+            return new Recommendations(q.Item, [], [], row.Failure);
+        }
+        return await FanOutAsync(region, q.Item, row.Vector, q.K, cosine: true, [row.Global]);
+    }
+
+    private async Task<Recommendations> FoldInAsync(RecommendForItems q)
+    {
+        var query = string.Join(",", q.Items);
+        if (q.Items.Length != q.Values.Length)
+        {
+            return new Recommendations(query, [], [], $"{q.Items.Length} items but {q.Values.Length} values.");
+        }
+        var region = Region;
+        var byShard = Enumerable.Range(0, _settings.ItemShards).Select(_ => (Ids: new List<string>(), Values: new List<float>())).ToArray();
+        for (var j = 0; j < q.Items.Length; j++)
+        {
+            var s = StableHash.ShardOf(q.Items[j], _settings.ItemShards);
+            byShard[s].Ids.Add(q.Items[j]);
+            byShard[s].Values.Add(q.Values[j]);
+        }
+        var terms = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
+            AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, byShard[s].Ids.ToArray(), byShard[s].Values.ToArray()))));
+        var missing = Enumerable.Range(0, terms.Length).Where(s => terms[s] is null).ToArray();
+        if (missing.Length > 0)
+        {
+            // Without every shard's partial Gram the normal equations are wrong, not just partial.
+            return new Recommendations(query, [], missing, $"Item shards {string.Join(", ", missing)} did not answer the fold-in within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+        }
+        var failure = terms.FirstOrDefault(t => t!.Failure is not null)?.Failure;
+        if (failure is not null)
+        {
+            return new Recommendations(query, [], [], failure);
+        }
+        var x = FoldIn.Solve(terms!);
+        if (x is null)
+        {
+            return new Recommendations(query, [], [], "The fold-in system is not positive definite (no known items and no regularization?).");
+        }
+        var exclude = terms.SelectMany(t => t!.Found).ToArray();
+        Array.Sort(exclude);
+        return await FanOutAsync(region, query, x, q.K, cosine: false, exclude);
+    }
+
+    private async Task<Recommendations> FanOutAsync(IActorRef region, string query, float[] vector, int k, bool cosine, int[] sortedExclude)
+    {
+        var replies = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
+            AskOrNull<ShardTopK>(region, new ScoreShardItems(Side.Items, s, vector, k, cosine, sortedExclude))));
+        var missing = Enumerable.Range(0, replies.Length).Where(s => replies[s] is null || replies[s]!.Failure is not null).ToArray();
+        return new Recommendations(query, RankMerge.Merge(replies.Where(r => r is { Failure: null })!, k), missing, null);
+    }
+
+    private async Task<T?> AskOrNull<T>(IActorRef region, IShardMessage message) where T : class
+    {
+        try
+        {
+            return await region.Ask<T>(message, _settings.QueryTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Merging per-shard top-k lists (pure functions, tested without actors).</summary>
+public static class RankMerge
+{
+    /// <summary>The best <paramref name="k"/> of the union: score descending, ties to the lower global item index
+    /// (<see cref="ScoredItem.RanksBefore"/>), each item once.</summary>
+    public static RankedItem[] Merge(IEnumerable<ShardTopK> parts, int k)
+    {
+        var all = new List<RankedItem>();
+        foreach (var p in parts)
+        {
+            for (var j = 0; j < p.Items.Length; j++)
+            {
+                all.Add(new RankedItem(p.Ids[j], p.Items[j], p.Scores[j]));
+            }
+        }
+        all.Sort((a, b) => ScoredItem.RanksBefore(a.Score, a.Index, b.Score, b.Index) ? -1 : ScoredItem.RanksBefore(b.Score, b.Index, a.Score, a.Index) ? 1 : 0);
+        var result = new List<RankedItem>(Math.Min(k, all.Count));
+        var seen = new HashSet<int>();
+        foreach (var item in all)
+        {
+            if (result.Count == k)
+            {
+                break;
+            }
+            if (seen.Add(item.Index))
+            {
+                result.Add(item);
+            }
+        }
+        return result.ToArray();
+    }
+}
+
+/// <summary>The fold-in solve of a user from the item shards' terms.</summary>
+public static class FoldIn
+{
+    /// <summary>
+    /// x = (w0 G + sum (c - w0) y y^T + lambda_u I)^-1 sum c p y with G the sum of the partial Grams and
+    /// lambda_u = lambda (n_u + w0 N_items)^nu, n_u the number of known items. Null when the system is not positive definite.
+    /// </summary>
+    public static float[]? Solve(IReadOnlyList<FoldInTerms?> terms)
+    {
+        var first = terms[0]!;
+        var k = PackedSymmetric.Order(first.PartialGram.Length);
+        var gram = new double[PackedSymmetric.Length(k)];
+        var lowRank = new double[PackedSymmetric.Length(k)];
+        var b = new double[k];
+        var found = 0;
+        foreach (var t in terms)
+        {
+            PackedSymmetric.AddInto(gram, t!.PartialGram);
+            PackedSymmetric.AddInto(lowRank, t.LowRank);
+            for (var i = 0; i < k; i++)
+            {
+                b[i] += t.B[i];
+            }
+            found += t.Found.Length;
+        }
+        var options = new WalsOptions { Factors = k, UnobservedWeight = first.UnobservedWeight, Regularization = first.Regularization, RegularizationExponent = first.RegularizationExponent };
+        var lambda = WeightedInteractions.RowRegularization(found, first.ItemCount, options);
+        var g = PackedSymmetric.Unpack(gram, k);
+        var l = PackedSymmetric.Unpack(lowRank, k);
+        var a = new double[k * k];
+        for (var i = 0; i < k * k; i++)
+        {
+            a[i] = first.UnobservedWeight * g[i] + l[i];
+        }
+        for (var i = 0; i < k; i++)
+        {
+            a[i * k + i] += lambda;
+        }
+        if (!Dense.CholeskySolveInPlace(a, k, b))
+        {
+            return null;
+        }
+        return b.Select(v => (float)v).ToArray();
+    }
+}

@@ -1,0 +1,357 @@
+using WalsCluster.Core.LinearAlgebra;
+using WalsCluster.Core.Ranking;
+using WalsCluster.Core.Sparse;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Actors;
+
+/// <summary>The interactions one shard has received for a run, before <see cref="PrepareRun"/> turns them into a <see cref="ShardBlock"/>.</summary>
+public sealed class IngestBuffer
+{
+    private readonly HashSet<int> _sequences = [];
+    private readonly Dictionary<int, string> _rowIds = [];
+    private readonly List<int> _rows = [];
+    private readonly List<int> _columns = [];
+    private readonly List<int> _columnShards = [];
+    private readonly List<float> _values = [];
+
+    public IngestBuffer(string run) => Run = run;
+
+    public string Run { get; }
+
+    public long Entries => _values.Count;
+
+    public int Rows => _rowIds.Count;
+
+    /// <summary>Adds a batch unless its sequence number was seen; returns false for a duplicate.</summary>
+    public bool Accept(InteractionBatch batch)
+    {
+        if (batch.Run != Run)
+        {
+            throw new ArgumentException($"Batch of run '{batch.Run}' offered to the buffer of run '{Run}'.");
+        }
+        if (batch.RowGlobals.Length != batch.RowIds.Length
+            || batch.EntryRows.Length != batch.EntryColumns.Length || batch.EntryRows.Length != batch.EntryColumnShards.Length || batch.EntryRows.Length != batch.Values.Length)
+        {
+            throw new ArgumentException($"Batch {batch.Sequence} of run '{Run}' has arrays of different lengths.");
+        }
+        if (!_sequences.Add(batch.Sequence))
+        {
+            return false;
+        }
+        for (var j = 0; j < batch.RowGlobals.Length; j++)
+        {
+            _rowIds[batch.RowGlobals[j]] = batch.RowIds[j];
+        }
+        _rows.AddRange(batch.EntryRows);
+        _columns.AddRange(batch.EntryColumns);
+        _columnShards.AddRange(batch.EntryColumnShards);
+        _values.AddRange(batch.Values);
+        return true;
+    }
+
+    internal IReadOnlyDictionary<int, string> RowIds => _rowIds;
+    internal List<int> EntryRows => _rows;
+    internal List<int> EntryColumns => _columns;
+    internal List<int> EntryColumnShards => _columnShards;
+    internal List<float> Values => _values;
+}
+
+/// <summary>
+/// One shard's block of a run: its rows (sorted by global index; local row r is global <see cref="RowGlobals"/>[r]), its
+/// weighted interactions as a LOCAL CSR whose columns are positions in <see cref="FixedGlobals"/> (the other side's rows it
+/// needs, ascending; the buffer a half-step's factor blocks are copied into), the in-block (shards of the other side that
+/// send it rows), the out-block (for each shard of the other side, which of its local rows that shard needs) and its
+/// factor rows. Only the actor that owns it touches it.
+/// </summary>
+public sealed class ShardBlock
+{
+    private readonly Dictionary<string, int> _idIndex;
+    private FactorRanker? _ranker;
+    private float[] _factors;
+
+    private ShardBlock(
+        string run, Side side, int shard, WalsOptions options, int ownCount, int otherCount, int[] rowGlobals, string[] rowIds,
+        int[] fixedGlobals, WeightedInteractions interactions, int[] inSources, int[][] outBlocks, float[] factors)
+    {
+        Run = run;
+        Side = side;
+        Shard = shard;
+        Options = options;
+        OwnSideCount = ownCount;
+        OtherSideCount = otherCount;
+        RowGlobals = rowGlobals;
+        RowIds = rowIds;
+        FixedGlobals = fixedGlobals;
+        Interactions = interactions;
+        InSources = inSources;
+        OutBlocks = outBlocks;
+        _factors = factors;
+        _idIndex = new Dictionary<string, int>(rowIds.Length, StringComparer.Ordinal);
+        for (var r = 0; r < rowIds.Length; r++)
+        {
+            _idIndex[rowIds[r]] = r;
+        }
+    }
+
+    public string Run { get; }
+    public Side Side { get; }
+    public int Shard { get; }
+    public WalsOptions Options { get; }
+    public int K => Options.Factors;
+
+    /// <summary>N of this shard's side (all shards together).</summary>
+    public int OwnSideCount { get; }
+
+    /// <summary>N_F of the other side, which enters lambda_u = lambda (n_u + w0 N_F)^nu.</summary>
+    public int OtherSideCount { get; }
+
+    public int[] RowGlobals { get; }
+    public string[] RowIds { get; }
+    public int[] FixedGlobals { get; }
+    public WeightedInteractions Interactions { get; }
+    public int[] InSources { get; }
+    public int[][] OutBlocks { get; }
+    public int Rows => RowGlobals.Length;
+
+    /// <summary>The factor rows (Rows x k). Replaced (never mutated) by <see cref="ReplaceFactors"/>.</summary>
+    public float[] Factors => _factors;
+
+    /// <summary>The last iteration this shard solved (0: initial factors).</summary>
+    public int Version { get; private set; }
+
+    public void ReplaceFactors(float[] factors, int version)
+    {
+        if (factors.Length != _factors.Length)
+        {
+            throw new ArgumentException($"Shard {ShardNames.EntityId(Side, Shard)} got {factors.Length} factor values, expected {_factors.Length}.");
+        }
+        _factors = factors;
+        Version = version;
+        _ranker = null;
+    }
+
+    /// <summary>
+    /// Builds the block from the ingested interactions: rows sorted by global index, initial factors from
+    /// <see cref="WalsTrainer.InitialRow"/> (seed for users, seed + 1 for items, as the single-process trainer).
+    /// </summary>
+    public static ShardBlock Build(IngestBuffer buffer, PrepareRun prepare)
+    {
+        var options = prepare.Parameters.ToOptions();
+        var side = prepare.Side;
+        var otherShards = side == Side.Users ? prepare.ItemShards : prepare.UserShards;
+        var ownCount = side == Side.Users ? prepare.Users : prepare.Items;
+        var otherCount = side == Side.Users ? prepare.Items : prepare.Users;
+        var rowGlobals = buffer.RowIds.Keys.ToArray();
+        Array.Sort(rowGlobals);
+        var rowIds = rowGlobals.Select(g => buffer.RowIds[g]).ToArray();
+        var n = buffer.EntryRows.Count;
+        var fixedGlobals = buffer.EntryColumns.Distinct().ToArray();
+        Array.Sort(fixedGlobals);
+        var localRows = new int[n];
+        var localColumns = new int[n];
+        var outSets = new HashSet<int>[otherShards];
+        for (var e = 0; e < n; e++)
+        {
+            var r = Array.BinarySearch(rowGlobals, buffer.EntryRows[e]);
+            if (r < 0)
+            {
+                throw new ArgumentException($"Shard {ShardNames.EntityId(side, prepare.Shard)}: entry {e} has row {buffer.EntryRows[e]}, which no batch declared.");
+            }
+            var target = buffer.EntryColumnShards[e];
+            if ((uint)target >= (uint)otherShards)
+            {
+                throw new ArgumentException($"Shard {ShardNames.EntityId(side, prepare.Shard)}: entry {e} names shard {target} of the other side, which has {otherShards}.");
+            }
+            localRows[e] = r;
+            localColumns[e] = Array.BinarySearch(fixedGlobals, buffer.EntryColumns[e]);
+            (outSets[target] ??= []).Add(r);
+        }
+        var csr = CsrMatrix.FromCoordinates(rowGlobals.Length, fixedGlobals.Length, localRows, localColumns, buffer.Values.ToArray());
+        var interactions = WeightedInteractions.Build(csr, options);
+        var outBlocks = new int[otherShards][];
+        var inSources = new List<int>();
+        for (var t = 0; t < otherShards; t++)
+        {
+            var rows = outSets[t]?.ToArray() ?? [];
+            Array.Sort(rows);
+            outBlocks[t] = rows;
+            if (rows.Length > 0)
+            {
+                // Interactions are stored at both ends, so the shards that need my rows are exactly those that send me theirs.
+                inSources.Add(t);
+            }
+        }
+        var k = options.Factors;
+        var factors = new float[(long)rowGlobals.Length * k];
+        var seed = side == Side.Users ? options.Seed : options.Seed + 1;
+        for (var r = 0; r < rowGlobals.Length; r++)
+        {
+            WalsTrainer.InitialRow(seed, rowGlobals[r], options.InitScale, factors.AsSpan(r * k, k));
+        }
+        return new ShardBlock(prepare.Run, side, prepare.Shard, options, ownCount, otherCount, rowGlobals, rowIds, fixedGlobals, interactions, inSources.ToArray(), outBlocks, factors);
+    }
+
+    /// <summary>X_s^T X_s of the given factors (k x k, full).</summary>
+    public double[] Gram(float[] factors)
+    {
+        var gram = new double[K * K];
+        MatrixKernels.AddGram(factors, Rows, K, gram, Options.EffectiveThreads);
+        return gram;
+    }
+
+    /// <summary>sum_u lambda_u |x_u|^2 of the current factors.</summary>
+    public double Regularization() => WalsTrainer.RegularizationOf(Interactions, _factors, OtherSideCount, Options);
+
+    /// <summary>
+    /// The loss terms of the current factors without solving (the final objective): observed sum c (p - t)^2 - w0 t^2 =
+    /// Cp (1 - 2t) + Cw t^2 with t = x . y, implicit w0 x^T G x, and sum lambda_u |x_u|^2.
+    /// </summary>
+    public HalfStepResult Evaluate(float[] fixedFactors, double[] gram)
+    {
+        var k = K;
+        var pattern = Interactions.Pattern;
+        double observed = 0, implicitPart = 0;
+        var gx = new double[k];
+        for (var u = 0; u < Rows; u++)
+        {
+            var x = _factors.AsSpan(u * k, k);
+            for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
+            {
+                var t = (double)VectorKernels.Dot(x, fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k));
+                observed += Interactions.Cp[e] * (1 - 2 * t) + Interactions.Cw[e] * t * t;
+            }
+            for (var i = 0; i < k; i++)
+            {
+                double s = 0;
+                for (var j = 0; j < k; j++)
+                {
+                    s += gram[i * k + j] * x[j];
+                }
+                implicitPart += x[i] * s;
+            }
+        }
+        var reg = Regularization();
+        return new HalfStepResult(Rows, observed, Options.UnobservedWeight * implicitPart, reg, reg, 0);
+    }
+
+    public int LocalRowOf(string id) => _idIndex.TryGetValue(id, out var r) ? r : -1;
+
+    /// <summary>Global indices (ascending) of the other side's rows that local row <paramref name="row"/> interacted with.</summary>
+    public int[] InteractionsOf(int row)
+    {
+        var columns = Interactions.Pattern.RowIndices(row);
+        var globals = new int[columns.Length];
+        for (var j = 0; j < columns.Length; j++)
+        {
+            globals[j] = FixedGlobals[columns[j]];
+        }
+        Array.Sort(globals);
+        return globals;
+    }
+
+    /// <summary>
+    /// This shard's top <paramref name="k"/> rows for a query vector, by dot product or cosine, with the single-process
+    /// ranker's kernels. Local rows are in global order, so ties go to the lower global index as in the engine.
+    /// </summary>
+    public ShardTopK TopK(float[] query, int k, bool cosine, int[] sortedGlobalExclude)
+    {
+        _ranker ??= new FactorRanker([], 0, _factors, Rows, K);
+        var exclude = new List<int>();
+        foreach (var g in sortedGlobalExclude)
+        {
+            var local = Array.BinarySearch(RowGlobals, g);
+            if (local >= 0)
+            {
+                exclude.Add(local);
+            }
+        }
+        var top = cosine ? _ranker.SimilarItems(query, k, exclude.ToArray()) : _ranker.Recommend(query, k, exclude.ToArray());
+        return new ShardTopK(Shard, top.Select(s => RowGlobals[s.Item]).ToArray(), top.Select(s => RowIds[s.Item]).ToArray(), top.Select(s => s.Score).ToArray(), null);
+    }
+
+    /// <summary>This shard's share of the fold-in normal equations for the given items (those it holds).</summary>
+    public FoldInTerms FoldIn(string[] ids, float[] values)
+    {
+        var k = K;
+        var w0 = Options.UnobservedWeight;
+        var lowRank = new double[k * k];
+        var b = new double[k];
+        var found = new List<int>();
+        for (var j = 0; j < ids.Length; j++)
+        {
+            var r = LocalRowOf(ids[j]);
+            if (r < 0)
+            {
+                continue;
+            }
+            found.Add(RowGlobals[r]);
+            var (c, p) = WeightedInteractions.Confidence(values[j], Options);
+            var y = _factors.AsSpan(r * k, k);
+            for (var i = 0; i < k; i++)
+            {
+                b[i] += c * p * (double)y[i];
+                for (var l = 0; l < k; l++)
+                {
+                    lowRank[i * k + l] += (c - w0) * (double)y[i] * y[l];
+                }
+            }
+        }
+        return new FoldInTerms(Shard, PackedSymmetric.Pack(Gram(_factors), k), PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
+            w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null);
+    }
+}
+
+/// <summary>
+/// The factor rows a solving shard collects for one half-step: a buffer of <see cref="ShardBlock.FixedGlobals"/>.Length
+/// rows filled from <see cref="FactorBlock"/>s. Duplicates are ignored; complete when every in-block source sent all its parts.
+/// </summary>
+public sealed class BlockCollector
+{
+    private readonly ShardBlock _block;
+    private readonly Dictionary<int, int> _partsBySource = [];
+    private readonly Dictionary<int, int> _receivedBySource = [];
+    private readonly HashSet<(int Source, int Part)> _received = [];
+
+    public BlockCollector(ShardBlock block, int iteration)
+    {
+        _block = block;
+        Iteration = iteration;
+        Buffer = new float[(long)block.FixedGlobals.Length * block.K];
+    }
+
+    public int Iteration { get; }
+
+    public float[] Buffer { get; }
+
+    public long BlocksReceived => _received.Count;
+
+    public bool IsComplete => _block.InSources.All(s => _partsBySource.TryGetValue(s, out var parts) && _receivedBySource[s] == parts);
+
+    /// <summary>Copies the block's rows into the buffer; false when this (source, part) was already received.</summary>
+    public bool Accept(FactorBlock block)
+    {
+        var k = _block.K;
+        if (block.Values.Length != (long)block.Rows.Length * k || block.Parts < 1 || (uint)block.Part >= (uint)block.Parts)
+        {
+            throw new ArgumentException($"Factor block from shard {block.SourceShard} part {block.Part}/{block.Parts} is malformed ({block.Rows.Length} rows, {block.Values.Length} values, k = {k}).");
+        }
+        if (!_received.Add((block.SourceShard, block.Part)))
+        {
+            return false;
+        }
+        _partsBySource[block.SourceShard] = block.Parts;
+        _receivedBySource[block.SourceShard] = _receivedBySource.GetValueOrDefault(block.SourceShard) + 1;
+        for (var j = 0; j < block.Rows.Length; j++)
+        {
+            var position = Array.BinarySearch(_block.FixedGlobals, block.Rows[j]);
+            if (position < 0)
+            {
+                throw new ArgumentException($"Factor block from shard {block.SourceShard} carries row {block.Rows[j]}, which shard {ShardNames.EntityId(_block.Side, _block.Shard)} does not need.");
+            }
+            block.Values.AsSpan(j * k, k).CopyTo(Buffer.AsSpan(position * k, k));
+        }
+        return true;
+    }
+}

@@ -1,0 +1,120 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Actors;
+
+/// <summary>Where a node or client listens and which cluster it joins.</summary>
+/// <param name="Host">Hostname or IP the node binds to and advertises (127.0.0.1 for a local cluster).</param>
+/// <param name="Port">TCP port; 0 picks a free one (clients).</param>
+/// <param name="SeedNodes">host:port of the seed nodes; empty means this node is the first seed itself.</param>
+/// <param name="Roles">Cluster roles: <c>trainer</c> (factor shards and the coordinator), <c>query</c> (the router), <c>client</c>.</param>
+public sealed record NodeAddress(string Host, int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles);
+
+/// <summary>
+/// Wiring of the WalsCluster actors into an actor system: the HOCON (reference, serializer binding, remoting,
+/// cluster), the factor shard region (entity per Akka shard, so allocation spreads the entities over trainer nodes),
+/// the coordinator singleton, and the query router. The same calls back the Akka.Hosting extension methods.
+/// </summary>
+public static class WalsSystem
+{
+    /// <summary>The fixed actor system name: a node's address is just host:port.</summary>
+    public const string SystemName = "wals";
+
+    /// <summary>Type name of the factor shard region.</summary>
+    public const string ShardTypeName = "wals-factor-shard";
+
+    public const string CoordinatorName = "wals-coordinator";
+
+    public const string RouterName = "wals-query-router";
+
+    public const string TrainerRole = "trainer";
+
+    public const string QueryRole = "query";
+
+    public const string ClientRole = "client";
+
+    /// <summary>The full configuration of a node: <paramref name="overlay"/> over remoting/cluster settings over the reference.</summary>
+    public static Config Config(NodeAddress node, Config? overlay = null)
+    {
+        foreach (var role in node.Roles)
+        {
+            if (role is not (TrainerRole or QueryRole or ClientRole))
+            {
+                throw new ConfigurationException($"Role '{role}' is unknown: use {TrainerRole}, {QueryRole} or {ClientRole}.");
+            }
+        }
+        var seeds = (node.SeedNodes.Count == 0 ? [$"{node.Host}:{node.Port}"] : node.SeedNodes)
+            .Select(s => $"\"akka.tcp://{SystemName}@{ParseHostPort(s, "seed-nodes")}\"");
+        var hocon = $$"""
+            akka.remote.dot-netty.tcp.hostname = "{{node.Host}}"
+            akka.remote.dot-netty.tcp.port = {{node.Port}}
+            akka.cluster.roles = [{{string.Join(", ", node.Roles.Select(r => $"\"{r}\""))}}]
+            akka.cluster.seed-nodes = [{{string.Join(", ", seeds)}}]
+            """;
+        var config = ConfigurationFactory.ParseString(hocon)
+            .WithFallback(ConfigurationFactory.ParseString(WalsSerializer.Hocon))
+            .WithFallback(WalsSettings.Reference);
+        return overlay is null ? config : overlay.WithFallback(config);
+    }
+
+    /// <summary>"host:port" checked, with the option name in the error.</summary>
+    public static string ParseHostPort(string text, string option)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"Option '{option}' = '{text}' is invalid: use HOST:PORT with a port between 1 and 65535.");
+        }
+        return text;
+    }
+
+    /// <summary>Starts what <paramref name="roles"/> host: the shard region and coordinator singleton on trainer nodes (proxies
+    /// elsewhere), the query router on query nodes. Returns the handles.</summary>
+    public static WalsActors Start(ActorSystem system, WalsSettings settings, IReadOnlyCollection<string> roles)
+    {
+        var sharding = ClusterSharding.Get(system);
+        IActorRef region;
+        if (roles.Contains(TrainerRole))
+        {
+            region = sharding.Start(ShardTypeName, _ => FactorShard.Props(settings), ClusterShardingSettings.Create(system).WithRole(TrainerRole),
+                new FactorShardExtractor());
+            system.ActorOf(ClusterSingletonManager.Props(TrainingCoordinator.Props(settings), PoisonPill.Instance,
+                ClusterSingletonManagerSettings.Create(system).WithRole(TrainerRole)), CoordinatorName);
+        }
+        else
+        {
+            region = sharding.StartProxy(ShardTypeName, TrainerRole, new FactorShardExtractor());
+        }
+        var coordinator = system.ActorOf(ClusterSingletonProxy.Props($"/user/{CoordinatorName}",
+            ClusterSingletonProxySettings.Create(system).WithRole(TrainerRole)), CoordinatorName + "-proxy");
+        var router = roles.Contains(QueryRole) || roles.Contains(ClientRole)
+            ? system.ActorOf(QueryRouter.Props(settings, region), RouterName)
+            : ActorRefs.Nobody;
+        return new WalsActors(region, coordinator, router);
+    }
+}
+
+/// <summary>The actors a node or client talks to.</summary>
+public sealed record WalsActors(IActorRef ShardRegion, IActorRef Coordinator, IActorRef Router);
+
+/// <summary>
+/// Routes <see cref="IShardMessage"/>s: entity id <c>user-N</c> / <c>item-N</c>, and one Akka shard per entity (shard id =
+/// entity id), so that the allocation strategy spreads the factor shards themselves over the trainer nodes.
+/// </summary>
+public sealed class FactorShardExtractor : IMessageExtractor
+{
+    public string? EntityId(object message) => message switch
+    {
+        IShardMessage m => m.EntityId(),
+        _ => null,
+    };
+
+    public object? EntityMessage(object message) => message;
+
+    public string? ShardId(object message) => EntityId(message);
+
+    public string ShardId(string entityId, object? messageHint = null) => entityId;
+}
