@@ -14,6 +14,8 @@ internal static class Program
         root.Subcommands.Add(QueryCommands.CreateSimilar());
         root.Subcommands.Add(DataCommands.CreateSplit());
         root.Subcommands.Add(DataCommands.CreateGenerate());
+        root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(EmbedCommand.CreateItemText());
         return root.Parse(args).Invoke();
     }
 }

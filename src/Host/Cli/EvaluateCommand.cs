@@ -12,27 +12,37 @@ internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The model file.", Required = true };
+        var model = new Option<string?>("--model") { Description = "The model file (required, except with --cold-start-fraction, where it only lends its training options)." };
         var test = new Option<string?>("--test") { Description = "Test interactions as user,item,value CSV with a header (default: the split stored by 'wals train --test-fraction')." };
         var k = new Option<int>("--k") { Description = "The cut-off of the top-k lists.", DefaultValueFactory = _ => 10 };
         var definitions = new Option<string>("--metric-definitions") { Description = "standard (textbook) or implicit (the implicit library 0.7's formulas).", DefaultValueFactory = _ => "standard" };
         var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores.", DefaultValueFactory = _ => 0 };
         var json = Output.JsonOption();
-        var command = new Command("evaluate", "Evaluate a model on held-out interactions, beside a popularity baseline.");
-        foreach (var option in new Option[] { model, test, k, definitions, threads, json })
+        var coldStart = new ColdStartOptionSet();
+        var command = new Command("evaluate", "Evaluate a model on held-out interactions, beside a popularity baseline; or, with --cold-start-fraction, " +
+            "train without a share of the items and evaluate their factors from text (see docs/embedding.md).");
+        foreach (var option in new Option[] { model, test, k, definitions, threads })
         {
             command.Options.Add(option);
         }
+        coldStart.AddTo(command);
+        command.Options.Add(json);
         command.SetAction(result => Output.Guard(() =>
         {
             var asJson = result.GetValue(json);
+            if (result.GetValue(coldStart.Fraction) is { } fraction)
+            {
+                return coldStart.Run(result, fraction, result.GetValue(model), result.GetValue(threads), asJson);
+            }
+            var modelPath = result.GetValue(model)
+                ?? throw new ArgumentException("Option '--model' is required (or give --cold-start-fraction with --input and --item-text).");
             var cutoff = result.GetValue(k);
             if (cutoff < 1)
             {
                 throw new ArgumentException($"Option 'k' = {cutoff} is invalid: it must be >= 1.");
             }
             var defs = InputOptions.ParseEnum<MetricDefinitions>(result.GetValue(definitions)!, "metric-definitions");
-            var saved = SavedModel.Load(result.GetValue(model)!);
+            var saved = SavedModel.Load(modelPath);
             var summary = EvaluationJob.Run(saved, result.GetValue(test), cutoff, defs, result.GetValue(threads));
             if (summary.UnknownUserRows + summary.UnknownItemRows > 0)
             {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Spectre.Console;
 using WalsCluster.Core.Model;
 using WalsCluster.Core.Ranking;
+using WalsCluster.Embedding.ColdStart;
 
 namespace WalsCluster.Host.Cli;
 
@@ -12,18 +13,46 @@ internal static class QueryCommands
     public static Command CreateRecommend()
     {
         var model = new Option<string>("--model") { Description = "The model file.", Required = true };
-        var user = new Option<string>("--user") { Description = "External user id.", Required = true };
+        var user = new Option<string?>("--user") { Description = "External user id (give --user or --text)." };
+        var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to x = W^T e + b and scored x . y_i." };
+        var embeddingModel = new Option<string?>("--embedding-model") { Description = "With --text: the encoder, when the one stored in the model has moved (default: the stored name or folder)." };
+        var embeddingDevice = new Option<string>("--embedding-device") { Description = "With --text: cpu or cuda:N.", DefaultValueFactory = _ => "cpu" };
+        var embeddingThreads = new Option<int>("--embedding-threads") { Description = "With --text: ONNX Runtime intra-op threads; 0 = one per core.", DefaultValueFactory = _ => 0 };
         var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
         var includeSeen = new Option<bool>("--include-seen") { Description = "Also rank the items the user already has." };
         var json = Output.JsonOption();
-        var command = new Command("recommend", "Top-k items for a user (excluding the user's training items).");
-        foreach (var option in new Option[] { model, user, k, includeSeen, json })
+        var command = new Command("recommend", "Top-k items for a user (excluding the user's training items), or for a free-text query (--text).");
+        foreach (var option in new Option[] { model, user, text, embeddingModel, embeddingDevice, embeddingThreads, k, includeSeen, json })
         {
             command.Options.Add(option);
         }
         command.SetAction(result => Output.Guard(() =>
         {
-            var saved = SavedModel.Load(result.GetValue(model)!);
+            var modelPath = result.GetValue(model)!;
+            var saved = SavedModel.Load(modelPath);
+            var query = result.GetValue(text);
+            if (query is not null == result.GetValue(user) is not null)
+            {
+                throw new ArgumentException("Give exactly one of --user and --text.");
+            }
+            if (query is not null)
+            {
+                var asJson = result.GetValue(json);
+                var section = ProjectionSection.Find(saved, modelPath)
+                    ?? throw new ArgumentException($"Model '{modelPath}' has no projection section: train it with --item-text to answer text queries.");
+                var settings = section.Embedding;
+                var options = settings.ToEncoderOptions(result.GetValue(embeddingDevice)!, result.GetValue(embeddingThreads));
+                using var encoder = EmbeddingRunner.CreateEncoder(result.GetValue(embeddingModel) ?? settings.Model, options, asJson);
+                var now = EmbeddingSettings.From(encoder.Info);
+                if (!now.SameEncoding(settings))
+                {
+                    throw new ArgumentException($"The encoder gives {now} but the projection was fitted on {settings}.");
+                }
+                var queryVector = section.Projection.Apply(encoder.Embed([query])[0]);
+                var found = new FactorRanker(saved.Model).Recommend(queryVector, CheckK(result.GetValue(k)));
+                Print(asJson, "text", query, found, saved.Model);
+                return 0;
+            }
             var id = result.GetValue(user)!;
             var index = saved.Model.Users.IndexOf(id);
             if (index < 0)

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Spectre.Console;
 using WalsCluster.Core.Jobs;
 using WalsCluster.Core.Wals;
+using WalsCluster.Embedding.ColdStart;
 
 namespace WalsCluster.Host.Cli;
 
@@ -31,14 +32,20 @@ internal static class TrainCommand
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this fraction of each user's interactions; stored as MODEL.test.csv for 'wals evaluate'." };
         var test = new Option<string?>("--test") { Description = "A test file in the input's format; its users and items join the model (as in a pre-made split)." };
         var model = new Option<string>("--model") { Description = "Where to write the model file.", Required = true };
+        var itemText = new Option<string?>("--item-text") { Description = "Item texts (id,text CSV, JSONL, movielens:DIR) or an embeddings file from 'wals embed': after training, fit the text-to-factor projection (cold start) and store it in the model." };
+        var validationFraction = new Option<double>("--projection-validation-fraction") { Description = "Share of the warm items with text held out (seeded by --seed) to choose the ridge penalty mu.", DefaultValueFactory = _ => ProjectionTraining.DefaultValidationFraction };
+        var skipTextOnly = new Option<bool>("--skip-text-only-items") { Description = "Do not add items that have text but no interactions (by default they join the model with factors from their text)." };
+        var embedding = new EmbeddingOptions("embedding-");
         var json = Output.JsonOption();
 
         var command = new Command("train", "Train a WALS model and save it.");
         input.AddTo(command);
-        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, json })
+        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, itemText, validationFraction, skipTextOnly })
         {
             command.Options.Add(option);
         }
+        embedding.AddTo(command);
+        command.Options.Add(json);
         command.SetAction(result => Output.Guard(() =>
         {
             var asJson = result.GetValue(json);
@@ -75,6 +82,29 @@ internal static class TrainCommand
                 SplitSeed = (ulong)options.Seed,
                 ModelPath = result.GetValue(model)!,
             };
+            ProjectionSection? projection = null;
+            var textSource = result.GetValue(itemText);
+            if (textSource is not null)
+            {
+                var encoder = embedding.Read(result);
+                var fraction = result.GetValue(validationFraction);
+                var addTextOnly = !result.GetValue(skipTextOnly);
+                request = request with
+                {
+                    BeforeSave = saved =>
+                    {
+                        var known = saved.Model.Items;
+                        var embeddings = EmbeddingRunner.Load(textSource, encoder, asJson, addTextOnly ? null : known.Contains);
+                        var fit = ProjectionTraining.FitOnModel(saved.Model, embeddings, fraction, (ulong)options.Seed);
+                        var (withProjection, section) = ProjectionTraining.Attach(saved, embeddings, fit, addTextOnly);
+                        projection = section;
+                        Output.Note(asJson, $"projection {embeddings.Dimension} -> {options.Factors}: mu {fit.Fit.Mu:G3} chosen on {fit.Info.ValidationItems} held-out warm items " +
+                            $"(validation MSE {fit.Info.ValidationMse:G4} vs mean |y|^2 {fit.Info.ValidationMeanSquare:G4}), fitted on {fit.Info.TrainItems + fit.Info.ValidationItems} items; " +
+                            $"{section.Fit.ProjectedItems.Count} text-only items added");
+                        return withProjection;
+                    },
+                };
+            }
             var progress = new Progress(report =>
             {
                 var line = $"iteration {report.Iteration,3}/{options.Iterations}: loss {report.Loss:G7}  {report.Seconds:F3} s (users {report.UserSeconds:F3} s, items {report.ItemSeconds:F3} s)";
@@ -106,6 +136,19 @@ internal static class TrainCommand
                     ["model"] = summary.ModelPath,
                     ["test_split"] = summary.TestSplitPath,
                     ["skipped_rows"] = summary.InputLoad.SkippedRows,
+                    ["projection"] = projection is null ? null : new JsonObject
+                    {
+                        ["embedding_model"] = projection.Embedding.Model,
+                        ["pooling"] = projection.Embedding.Pooling,
+                        ["max_length"] = projection.Embedding.MaxLength,
+                        ["dimension"] = projection.Embedding.Dimension,
+                        ["mu"] = projection.Projection.Mu,
+                        ["train_items"] = projection.Fit.TrainItems,
+                        ["validation_items"] = projection.Fit.ValidationItems,
+                        ["validation_mse"] = projection.Fit.ValidationMse,
+                        ["validation_mean_square"] = projection.Fit.ValidationMeanSquare,
+                        ["text_only_items_added"] = projection.Fit.ProjectedItems.Count,
+                    },
                 });
             }
             else
