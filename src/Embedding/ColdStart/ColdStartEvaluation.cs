@@ -22,6 +22,9 @@ public sealed record ColdStartOptions
 
     public WalsOptions Wals { get; init; } = new();
 
+    /// <summary>How warm items are weighted in the projection fit.</summary>
+    public ProjectionWeighting Weighting { get; init; } = ProjectionWeighting.None;
+
     /// <summary>Also train on all items (cold ones included) and rank the cold items with their trained factors: the
     /// "had interactions" reference that the text projection is trying to approach. Costs a second training run.</summary>
     public bool WarmReference { get; init; }
@@ -162,15 +165,18 @@ public static class ColdStartEvaluation
         var trainSeconds = watch.Elapsed.TotalSeconds;
 
         // Projection on the warm items that have text.
+        var counts = ProjectionTraining.ItemCounts(train);
         var pairs = new List<(int, int)>();
+        var weights = new List<int>();
         for (var item = 0; item < items; item++)
         {
-            if (!split.IsCold[item] && rows.TryGetValue(table.Items[item], out var row))
+            if (!split.IsCold[item] && rows.TryGetValue(table.Items[item], out var row) && counts[warmIndex[item]] > 0)
             {
                 pairs.Add((warmIndex[item], row));
+                weights.Add(ProjectionTraining.Weight(options.Weighting, counts[warmIndex[item]]));
             }
         }
-        var fit = ProjectionTraining.Fit(trained.ItemFactors, k, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 1));
+        var fit = ProjectionTraining.Fit(trained.ItemFactors, k, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 1), weights);
         log?.Invoke($"projection: mu {fit.Fit.Mu:G3} chosen on {fit.Info.ValidationItems} held-out warm items (validation MSE {fit.Info.ValidationMse:G4}, " +
             $"mean |y|^2 {fit.Info.ValidationMeanSquare:G4}), fitted on {fit.Info.TrainItems + fit.Info.ValidationItems}");
         var coldFactors = new float[(long)coldCount * k];

@@ -6,6 +6,17 @@ using WalsCluster.Embedding.Projection;
 
 namespace WalsCluster.Embedding.ColdStart;
 
+/// <summary>How much each warm item counts in the projection's least squares.</summary>
+public enum ProjectionWeighting
+{
+    /// <summary>Every warm item counts once (DESIGN section 1's plain ridge).</summary>
+    None,
+
+    /// <summary>Item i counts w_i = 1 + floor(log2 n_i) times, n_i its number of training interactions: items whose factors
+    /// rest on more interactions are fitted more closely (their y_i are less noisy and more often recommended).</summary>
+    LogCount,
+}
+
 /// <summary>A projection fitted on warm items, with what the fit recorded.</summary>
 public sealed record WarmProjection(ProjectionFit Fit, ProjectionFitInfo Info)
 {
@@ -28,7 +39,8 @@ public static class ProjectionTraining
     /// <see cref="ProjectionFitter"/> picks mu by validation MSE and refits on all pairs.
     /// </summary>
     public static WarmProjection Fit(ReadOnlySpan<float> itemFactors, int k, ItemEmbeddings embeddings,
-        IReadOnlyList<(int FactorRow, int EmbeddingRow)> pairs, double validationFraction = DefaultValidationFraction, ulong seed = 42)
+        IReadOnlyList<(int FactorRow, int EmbeddingRow)> pairs, double validationFraction = DefaultValidationFraction, ulong seed = 42,
+        IReadOnlyList<int>? weights = null)
     {
         if (!(validationFraction > 0 && validationFraction < 1))
         {
@@ -47,15 +59,20 @@ public static class ProjectionTraining
         for (var j = 0; j < order.Length; j++)
         {
             var (factorRow, embeddingRow) = pairs[order[j]];
-            (j < validationCount ? validation : train).Add(embeddings.Vector(embeddingRow), itemFactors.Slice(factorRow * k, k));
+            var sums = j < validationCount ? validation : train;
+            // An integer weight w enters the sums exactly as w copies of the pair (weighted least squares).
+            for (var copy = weights?[order[j]] ?? 1; copy > 0; copy--)
+            {
+                sums.Add(embeddings.Vector(embeddingRow), itemFactors.Slice(factorRow * k, k));
+            }
         }
         var validationMeanSquare = validation.SumYY / validation.Count;
         var fit = ProjectionFitter.Fit(train, validation);
         var best = fit.Candidates.First(c => c.Mu == fit.Mu);
         return new WarmProjection(fit, new ProjectionFitInfo
         {
-            TrainItems = (int)train.Count,
-            ValidationItems = (int)validation.Count,
+            TrainItems = pairs.Count - validationCount,
+            ValidationItems = validationCount,
             ValidationMse = best.ValidationMse,
             ValidationMeanSquare = validationMeanSquare,
             ValidationFraction = validationFraction,
@@ -63,19 +80,51 @@ public static class ProjectionTraining
         });
     }
 
-    /// <summary>Fits on the items of <paramref name="model"/> that have a row in <paramref name="embeddings"/>.</summary>
-    public static WarmProjection FitOnModel(FactorModel model, ItemEmbeddings embeddings, double validationFraction = DefaultValidationFraction, ulong seed = 42)
+    /// <summary>w_i of <paramref name="weighting"/> for an item with <paramref name="interactions"/> training interactions.</summary>
+    public static int Weight(ProjectionWeighting weighting, int interactions) => weighting switch
     {
+        ProjectionWeighting.None => 1,
+        ProjectionWeighting.LogCount => interactions <= 1 ? 1 : 1 + System.Numerics.BitOperations.Log2((uint)interactions),
+        _ => throw new ArgumentOutOfRangeException(nameof(weighting), weighting, null),
+    };
+
+    /// <summary>Parses <c>none</c> or <c>log-count</c>.</summary>
+    public static ProjectionWeighting ParseWeighting(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "none" => ProjectionWeighting.None,
+        "log-count" or "logcount" => ProjectionWeighting.LogCount,
+        _ => throw new ArgumentException($"Projection weighting '{value}' is invalid: use none or log-count."),
+    };
+
+    /// <summary>Interactions per item (column counts of the user x item matrix).</summary>
+    public static int[] ItemCounts(CsrMatrix userItems)
+    {
+        var counts = new int[userItems.Columns];
+        foreach (var column in userItems.ColumnIndex)
+        {
+            counts[column]++;
+        }
+        return counts;
+    }
+
+    /// <summary>Fits on the items of <paramref name="saved"/> that have a row in <paramref name="embeddings"/>.</summary>
+    public static WarmProjection FitOnModel(SavedModel saved, ItemEmbeddings embeddings, double validationFraction = DefaultValidationFraction, ulong seed = 42,
+        ProjectionWeighting weighting = ProjectionWeighting.None)
+    {
+        var model = saved.Model;
+        var counts = ItemCounts(saved.Train);
         var pairs = new List<(int, int)>();
+        var weights = new List<int>();
         for (var row = 0; row < embeddings.Count; row++)
         {
             var item = model.Items.IndexOf(embeddings.Ids[row]);
-            if (item >= 0)
+            if (item >= 0 && counts[item] > 0)
             {
                 pairs.Add((item, row));
+                weights.Add(Weight(weighting, counts[item]));
             }
         }
-        return Fit(model.ItemFactors, model.Factors, embeddings, pairs, validationFraction, seed);
+        return Fit(model.ItemFactors, model.Factors, embeddings, pairs, validationFraction, seed, weights);
     }
 
     /// <summary>

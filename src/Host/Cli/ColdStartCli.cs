@@ -22,6 +22,7 @@ internal sealed class ColdStartOptionSet
     private readonly Option<ulong> _seed = new("--seed") { Description = "Cold-start mode: seed of the held-out item draw (the projection's validation split and the random baseline derive theirs from it).", DefaultValueFactory = _ => 42UL };
     private readonly Option<double> _validation = new("--projection-validation-fraction") { Description = "Cold-start mode: share of the warm items with text held out to choose mu.", DefaultValueFactory = _ => ProjectionTraining.DefaultValidationFraction };
     private readonly Option<bool> _warmReference = new("--warm-reference") { Description = "Cold-start mode: also train on all items and rank the held-out items with their trained factors (what interactions would have given)." };
+    private readonly Option<string> _weighting = new("--projection-weighting") { Description = "Cold-start mode: none (every warm item once) or log-count (item i counts 1 + floor(log2 n_i) times).", DefaultValueFactory = _ => "none" };
     private readonly EmbeddingOptions _embedding = new("embedding-");
 
     public ColdStartOptionSet()
@@ -34,7 +35,7 @@ internal sealed class ColdStartOptionSet
     {
         command.Options.Add(Fraction);
         _input.AddTo(command);
-        foreach (var option in new Option[] { _itemText, _seed, _validation, _warmReference })
+        foreach (var option in new Option[] { _itemText, _seed, _validation, _weighting, _warmReference })
         {
             command.Options.Add(option);
         }
@@ -55,6 +56,7 @@ internal sealed class ColdStartOptionSet
             ValidationFraction = result.GetValue(_validation),
             Wals = wals,
             WarmReference = result.GetValue(_warmReference),
+            Weighting = ProjectionTraining.ParseWeighting(result.GetValue(_weighting)!),
             Threads = threads,
         };
         options.Validate();
@@ -93,6 +95,7 @@ internal sealed class ColdStartOptionSet
                 ["validation_mse"] = report.Fit.Info.ValidationMse,
                 ["validation_mean_square"] = report.Fit.Info.ValidationMeanSquare,
                 ["cold_start_fraction"] = options.ColdFraction,
+                ["projection_weighting"] = options.Weighting == ProjectionWeighting.None ? "none" : "log-count",
                 ["seed"] = options.Seed,
                 ["factors"] = options.Wals.Factors,
                 ["embedding_model"] = settings.Model,

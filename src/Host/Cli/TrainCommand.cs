@@ -34,13 +34,14 @@ internal static class TrainCommand
         var model = new Option<string>("--model") { Description = "Where to write the model file.", Required = true };
         var itemText = new Option<string?>("--item-text") { Description = "Item texts (id,text CSV, JSONL, movielens:DIR) or an embeddings file from 'wals embed': after training, fit the text-to-factor projection (cold start) and store it in the model." };
         var validationFraction = new Option<double>("--projection-validation-fraction") { Description = "Share of the warm items with text held out (seeded by --seed) to choose the ridge penalty mu.", DefaultValueFactory = _ => ProjectionTraining.DefaultValidationFraction };
+        var weighting = new Option<string>("--projection-weighting") { Description = "none (every warm item once) or log-count (item i counts 1 + floor(log2 n_i) times in the projection's least squares).", DefaultValueFactory = _ => "none" };
         var skipTextOnly = new Option<bool>("--skip-text-only-items") { Description = "Do not add items that have text but no interactions (by default they join the model with factors from their text)." };
         var embedding = new EmbeddingOptions("embedding-");
         var json = Output.JsonOption();
 
         var command = new Command("train", "Train a WALS model and save it.");
         input.AddTo(command);
-        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, itemText, validationFraction, skipTextOnly })
+        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, itemText, validationFraction, weighting, skipTextOnly })
         {
             command.Options.Add(option);
         }
@@ -89,13 +90,14 @@ internal static class TrainCommand
                 var encoder = embedding.Read(result);
                 var fraction = result.GetValue(validationFraction);
                 var addTextOnly = !result.GetValue(skipTextOnly);
+                var weights = ProjectionTraining.ParseWeighting(result.GetValue(weighting)!);
                 request = request with
                 {
                     BeforeSave = saved =>
                     {
                         var known = saved.Model.Items;
                         var embeddings = EmbeddingRunner.Load(textSource, encoder, asJson, addTextOnly ? null : known.Contains);
-                        var fit = ProjectionTraining.FitOnModel(saved.Model, embeddings, fraction, (ulong)options.Seed);
+                        var fit = ProjectionTraining.FitOnModel(saved, embeddings, fraction, (ulong)options.Seed, weights);
                         var (withProjection, section) = ProjectionTraining.Attach(saved, embeddings, fit, addTextOnly);
                         projection = section;
                         Output.Note(asJson, $"projection {embeddings.Dimension} -> {options.Factors}: mu {fit.Fit.Mu:G3} chosen on {fit.Info.ValidationItems} held-out warm items " +
