@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using WalsCluster.Actors;
+using WalsCluster.Core.Data;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
+using WalsCluster.Host.Cli;
+
+namespace WalsCluster.Host.Cluster;
+
+/// <summary>
+/// <c>wals cluster-demo</c>: starts N <c>wals node</c> processes on 127.0.0.1 (free ports), trains the bundled data
+/// across them, prints which node holds which shards and the per-half-step times, answers a few queries, and stops
+/// the nodes (asking each to leave the cluster; killing only one that does not exit in time).
+/// </summary>
+internal static class ClusterDemoCommand
+{
+    public static Command Create()
+    {
+        var nodes = new Option<int>("--nodes") { Description = "Node processes to start.", DefaultValueFactory = _ => 3 };
+        var input = new Option<string>("--input") { Description = "Interactions file.", DefaultValueFactory = _ => Path.Combine("data", "movielens-latest-small", "ratings.csv") };
+        var format = new Option<string>("--format") { Description = "Format of --input.", DefaultValueFactory = _ => "movielens" };
+        var factors = new Option<int>("--factors") { Description = "k.", DefaultValueFactory = _ => 32 };
+        var iterations = new Option<int>("--iterations") { Description = "Iterations.", DefaultValueFactory = _ => 5 };
+        var command = new Command("cluster-demo", "Start a local multi-process cluster, train the bundled data on it, query it, stop it.");
+        foreach (var option in new Option[] { nodes, input, format, factors, iterations })
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(result => Output.Guard(() =>
+        {
+            var n = result.GetValue(nodes);
+            if (n is < 1 or > 16)
+            {
+                throw new ArgumentException($"Option 'nodes' = {n} is invalid: use 1 to 16.");
+            }
+            var table = InteractionLoader.Load(result.GetValue(input)!, new LoadOptions { Format = InputOptions.ParseEnum<DataFormat>(result.GetValue(format)!, "format") }).Table;
+            var options = new WalsOptions { Factors = result.GetValue(factors), Iterations = result.GetValue(iterations), Threads = Math.Max(1, Environment.ProcessorCount / n) }.Validate();
+            using var cluster = LocalCluster.Start(n, Console.Out);
+            var (_, code) = ClusterCommands.Run(cluster.Seed, async client =>
+            {
+                Console.WriteLine($"training {table.Users.Count:N0} users x {table.Items.Count:N0} items ({table.Count:N0} interactions), k = {options.Factors}, {options.Iterations} iterations on {n} nodes");
+                var trained = await client.TrainAsync(table, options, p => Console.WriteLine("  " + ClusterCommands.Describe(p)));
+                Console.WriteLine($"trained in {trained.Completed.Seconds:F2} s (ingestion {trained.Ingestion.Seconds:F2} s, {trained.Ingestion.Bytes / 1e6:F1} MB); final loss {trained.Completed.Losses[^1]:G7}");
+                foreach (var group in (await client.StatusesAsync()).GroupBy(s => s.Address).OrderBy(g => g.Key))
+                {
+                    Console.WriteLine($"  {group.Key}: {string.Join(", ", group.Select(s => $"{ShardNames.EntityId(s.Side, s.Shard)} ({s.Rows} rows)"))}");
+                }
+                var queries = new IWalsMessage[]
+                {
+                    new Recommend(table.Users[0], 5),
+                    new Recommend(table.Users[1], 5),
+                    new SimilarItems(table.Items[0], 5),
+                    new RecommendForItems([table.Items[0], table.Items[1], table.Items[2]], [5f, 4f, 3f], 5),
+                };
+                foreach (var q in queries)
+                {
+                    Console.Write($"  {q.GetType().Name} ");
+                    ClusterCommands.Print(await client.AskAsync(q), json: false);
+                }
+                return (0, 0);
+            });
+            return code;
+        }));
+        return command;
+    }
+}
+
+/// <summary>N <c>wals node</c> child processes on 127.0.0.1 with free ports; disposing stops them.</summary>
+internal sealed class LocalCluster : IDisposable
+{
+    private readonly List<Process> _nodes = [];
+
+    private LocalCluster()
+    {
+    }
+
+    public string Seed { get; private set; } = "";
+
+    public IReadOnlyList<int> Ports { get; private set; } = [];
+
+    public static LocalCluster Start(int count, TextWriter log, TimeSpan? timeout = null)
+    {
+        var cluster = new LocalCluster();
+        try
+        {
+            var ports = Enumerable.Range(0, count).Select(_ => FreePort()).ToArray();
+            cluster.Ports = ports;
+            cluster.Seed = $"127.0.0.1:{ports[0]}";
+            var up = new CountdownEvent(count);
+            foreach (var port in ports)
+            {
+                var args = $"node --host 127.0.0.1 --port {port} --seed-nodes {cluster.Seed} --roles trainer,query --stop-on-stdin";
+                var process = StartSelf(args);
+                process.OutputDataReceived += (_, e) =>
+                {
+                    if (e.Data is null)
+                    {
+                        return;
+                    }
+                    if (e.Data.StartsWith(NodeCommand.UpLine, StringComparison.Ordinal))
+                    {
+                        log.WriteLine($"  node {port}: {e.Data}");
+                        up.Signal();
+                    }
+                };
+                process.ErrorDataReceived += (_, e) =>
+                {
+                    if (e.Data is not null)
+                    {
+                        log.WriteLine($"  node {port} stderr: {e.Data}");
+                    }
+                };
+                process.BeginOutputReadLine();
+                process.BeginErrorReadLine();
+                cluster._nodes.Add(process);
+            }
+            if (!up.Wait(timeout ?? TimeSpan.FromSeconds(60)))
+            {
+                throw new IOException($"Only {count - up.CurrentCount} of {count} nodes came up within {(timeout ?? TimeSpan.FromSeconds(60)).TotalSeconds:0} s.");
+            }
+            return cluster;
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts this executable again (the apphost, or dotnet wals.dll) with <paramref name="arguments"/>.</summary>
+    private static Process StartSelf(string arguments)
+    {
+        var self = Environment.ProcessPath ?? throw new IOException("Cannot find the running executable.");
+        var dll = typeof(LocalCluster).Assembly.Location;
+        var viaDotnet = Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase);
+        var info = new ProcessStartInfo(self, viaDotnet ? $"\"{dll}\" {arguments}" : arguments)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        return Process.Start(info) ?? throw new IOException($"Could not start {self} {arguments}.");
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes)
+        {
+            try
+            {
+                node.StandardInput.WriteLine("stop");
+                node.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+            }
+        }
+        foreach (var node in _nodes)
+        {
+            if (!node.WaitForExit(TimeSpan.FromSeconds(20)))
+            {
+                node.Kill(entireProcessTree: true);
+                node.WaitForExit(TimeSpan.FromSeconds(5));
+            }
+            node.Dispose();
+        }
+        _nodes.Clear();
+    }
+}
