@@ -6,6 +6,10 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "sweep")
+        {
+            return SweepRunner.Run(args[1..]);
+        }
         if (args.Length > 0 && args[0] == "micro")
         {
             return MicroRunner.Run(args[1..]);

@@ -39,7 +39,13 @@ internal static class TrainingRunner
         var matrix = loaded.Table.ToUserItemMatrix();
         Console.WriteLine($"loaded {input}: {matrix.Rows} users x {matrix.Columns} items, nnz {matrix.NonZeros} in {load.Elapsed.TotalSeconds:F1} s");
         var trainer = new WalsTrainer(options) { PhaseTimes = args.Contains("--phases") ? t => Console.WriteLine($"  phases: gram {t.Gram:F3} s, eigen {t.Eigen:F3} s, rotate {t.Rotate:F3} s, solve {t.Solve:F3} s") : null };
-        var progress = new Progress(r => Console.WriteLine($"iteration {r.Iteration}: loss {r.Loss:G6}  {r.Seconds:F3} s (users {r.UserSeconds:F3} s, items {r.ItemSeconds:F3} s)"));
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        var progress = new Progress(r =>
+        {
+            var now = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+            Console.WriteLine($"iteration {r.Iteration}: loss {r.Loss:G6}  {r.Seconds:F3} s (users {r.UserSeconds:F3} s, items {r.ItemSeconds:F3} s), process cpu since last report {(now - cpu).TotalSeconds:F2} s");
+            cpu = now;
+        });
         var trained = trainer.Train(matrix, progress);
         var seconds = trained.History.Select(h => h.Seconds).Order().ToArray();
         var median = seconds[seconds.Length / 2];
