@@ -78,7 +78,7 @@ internal static class Program
             var hidden = encoder.Info.Dimension;
             Console.Error.WriteLine($"encoder {modelName} on {encoder.Info.Device}: {layers} layers, hidden {hidden}, max length {encoder.Info.MaxLength}, {threads} intra-op threads, batch {batch}");
 
-            var lengths = texts.Select(t => encoder.Tokenizer.EncodeIds(t, encoder.Info.MaxLength).Count + 2).ToArray();
+            var lengths = texts.Select(t => encoder.Tokenizer.EncodeIds(t, encoder.Info.MaxLength).Count).ToArray();
             double flopsOwn = 0, flopsPadded = 0, paddedTokens = 0;
             for (var start = 0; start < lengths.Length; start += batch)
             {
