@@ -35,18 +35,16 @@ internal static class SweepRunner
 
         var baseline = new WalsOptions { Factors = 64, Regularization = 0.05f, Alpha = 1, Beta = 0, Transform = ConfidenceTransform.Log, Epsilon = 1, Iterations = 15, CgSteps = 3, CgPreconditioner = CgPreconditioner.None, Threads = threads };
         var grid = new List<WalsOptions>();
-        // A first, coarser grid (factors 64/128, alpha 1-8, w0 0.05-1, lambda 0.05-5, nu 0-1) pointed to w0 = 1,
-        // small alpha and strong regularization; this grid refines that region.
-        foreach (var factors in new[] { 32, 64, 128 })
+        // Earlier grids (factors 32-128, alpha 0.25-8, beta 0/1, w0 0.05-1, lambda 0.05-40, nu 0-1, log and power
+        // transforms) pointed to w0 = 1, beta = 1, small alpha and strong constant regularization (lambda = 40 at the
+        // edge of that grid); this grid refines that region.
+        foreach (var factors in new[] { 64, 128 })
         {
-            foreach (var alpha in new[] { 0.25f, 0.5f, 1f })
+            foreach (var (transform, alpha) in new[] { (ConfidenceTransform.Log, 1f), (ConfidenceTransform.Log, 2f), (ConfidenceTransform.Power, 0.5f) })
             {
-                foreach (var transform in new[] { ConfidenceTransform.Log, ConfidenceTransform.Power })
+                foreach (var lambda in new[] { 40f, 80f, 160f })
                 {
-                    foreach (var (lambda, nu) in new[] { (5f, 0f), (10f, 0f), (20f, 0f), (40f, 0f), (0.002f, 1f) })
-                    {
-                        grid.Add(new WalsOptions { Factors = factors, Alpha = alpha, Beta = 1, UnobservedWeight = 1, Regularization = lambda, RegularizationExponent = nu, Transform = transform, Exponent = 0.5f, Epsilon = 1, Iterations = 15, CgSteps = 3, Threads = threads });
-                    }
+                    grid.Add(new WalsOptions { Factors = factors, Alpha = alpha, Beta = 1, UnobservedWeight = 1, Regularization = lambda, Transform = transform, Exponent = 0.5f, Epsilon = 1, Iterations = 15, CgSteps = 3, Threads = threads });
                 }
             }
         }
