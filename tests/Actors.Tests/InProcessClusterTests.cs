@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster;
+using WalsCluster.Core.Data;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Actors.Tests;
+
+/// <summary>Two trainer ActorSystems and a client in one process on 127.0.0.1 train a small table like the engine.</summary>
+public sealed class InProcessClusterTests
+{
+    [Fact]
+    public async Task Two_in_process_nodes_and_a_client_train_the_engines_factors()
+    {
+        var random = new Random(11);
+        var users = new IdMap();
+        var items = new IdMap();
+        var (u, i, v) = (new List<int>(), new List<int>(), new List<float>());
+        for (var e = 0; e < 600; e++)
+        {
+            u.Add(users.GetOrAdd($"user{random.Next(60)}"));
+            i.Add(items.GetOrAdd($"item{random.Next(80)}"));
+            v.Add(random.Next(1, 10));
+        }
+        var table = new InteractionTable(users, items, u.ToArray(), i.ToArray(), v.ToArray());
+        var options = new WalsOptions { Factors = 8, Iterations = 2, Solver = WalsSolver.Cholesky, Threads = 1 }.Validate();
+        var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
+
+        var ports = new[] { FreePort(), FreePort() };
+        var seeds = new[] { $"127.0.0.1:{ports[0]}" };
+        var systems = ports.Select(p => ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", p, seeds, [WalsSystem.TrainerRole])))).ToArray();
+        try
+        {
+            foreach (var system in systems)
+            {
+                WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
+            }
+            await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30));
+            var trained = await client.TrainAsync(table, options);
+            Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            Assert.True(engine.ItemFactors.Zip(trained.ItemFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            Assert.Equal(2, (await client.StatusesAsync()).Select(s => s.Address).Distinct().Count());
+            var reply = await client.AskAsync(new SimilarItems(table.Items[0], 3));
+            Assert.Null(reply.Failure);
+            Assert.Equal(3, reply.Items.Length);
+            Assert.DoesNotContain(reply.Items, x => x.Index == 0);
+        }
+        finally
+        {
+            await Task.WhenAll(systems.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)));
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
