@@ -37,6 +37,13 @@ public sealed class InProcessClusterTests
             {
                 WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
             }
+            // Regression (a CI run saw every shard on one node): allocate shards only once both trainers are Up,
+            // so the test checks placement across nodes rather than join timing. Bounded wait.
+            for (var wait = 0; wait < 200 && Akka.Cluster.Cluster.Get(systems[0]).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) < 2; wait++)
+            {
+                await Task.Delay(100);
+            }
+            await Task.Delay(1000); // both shard regions register with the coordinator after MemberUp
             await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30));
             var trained = await client.TrainAsync(table, options);
             Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
