@@ -17,8 +17,6 @@ internal static class Program
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(EmbedCommand.CreateItemText());
         root.Subcommands.Add(Cluster.NodeCommand.Create());
-        root.Subcommands.Add(Cluster.ClusterCommands.CreateTrain());
-        root.Subcommands.Add(Cluster.ClusterCommands.CreateRecommend());
         root.Subcommands.Add(Cluster.ClusterDemoCommand.Create());
         return root.Parse(args).Invoke();
     }

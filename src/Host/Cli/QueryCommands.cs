@@ -7,12 +7,14 @@ using WalsCluster.Embedding.ColdStart;
 
 namespace WalsCluster.Host.Cli;
 
-/// <summary><c>wals recommend</c> and <c>wals similar</c> against a local model file.</summary>
+/// <summary><c>wals recommend</c> and <c>wals similar</c> against a local model file or, with <c>--cluster</c>, a running cluster.</summary>
 internal static class QueryCommands
 {
     public static Command CreateRecommend()
     {
-        var model = new Option<string>("--model") { Description = "The model file.", Required = true };
+        var model = new Option<string?>("--model") { Description = "The model file (or give --cluster)." };
+        var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file (with --user or --items)." };
+        var foldIn = new Option<string?>("--items") { Description = "With --cluster: fold in a user who is not in the model from ITEM[:VALUE],... (value 1 when omitted)." };
         var user = new Option<string?>("--user") { Description = "External user id (give --user or --text)." };
         var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to x = W^T e + b and scored x . y_i." };
         var embeddingModel = new Option<string?>("--embedding-model") { Description = "With --text: the encoder, when the one stored in the model has moved (default: the stored name or folder)." };
@@ -22,13 +24,25 @@ internal static class QueryCommands
         var includeSeen = new Option<bool>("--include-seen") { Description = "Also rank the items the user already has." };
         var json = Output.JsonOption();
         var command = new Command("recommend", "Top-k items for a user (excluding the user's training items), or for a free-text query (--text).");
-        foreach (var option in new Option[] { model, user, text, embeddingModel, embeddingDevice, embeddingThreads, k, includeSeen, json })
+        foreach (var option in new Option[] { model, cluster, user, foldIn, text, embeddingModel, embeddingDevice, embeddingThreads, k, includeSeen, json })
         {
             command.Options.Add(option);
         }
         command.SetAction(result => Output.Guard(() =>
         {
-            var modelPath = result.GetValue(model)!;
+            if (result.GetValue(cluster) is { } address)
+            {
+                if (result.GetValue(text) is not null || result.GetValue(model) is not null)
+                {
+                    throw new ArgumentException("With --cluster give --user or --items (not --model or --text).");
+                }
+                return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(result.GetValue(user), null, result.GetValue(foldIn), result.GetValue(k)), result.GetValue(json));
+            }
+            if (result.GetValue(foldIn) is not null)
+            {
+                throw new ArgumentException("--items (fold-in) needs --cluster.");
+            }
+            var modelPath = result.GetValue(model) ?? throw new ArgumentException("Give --model PATH (or --cluster HOST:PORT).");
             var saved = SavedModel.Load(modelPath);
             var query = result.GetValue(text);
             if (query is not null == result.GetValue(user) is not null)
@@ -69,18 +83,23 @@ internal static class QueryCommands
 
     public static Command CreateSimilar()
     {
-        var model = new Option<string>("--model") { Description = "The model file.", Required = true };
+        var model = new Option<string?>("--model") { Description = "The model file (or give --cluster)." };
+        var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file." };
         var item = new Option<string>("--item") { Description = "External item id.", Required = true };
         var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
         var json = Output.JsonOption();
         var command = new Command("similar", "The k items most similar to an item (cosine of item factors).");
-        foreach (var option in new Option[] { model, item, k, json })
+        foreach (var option in new Option[] { model, cluster, item, k, json })
         {
             command.Options.Add(option);
         }
         command.SetAction(result => Output.Guard(() =>
         {
-            var saved = SavedModel.Load(result.GetValue(model)!);
+            if (result.GetValue(cluster) is { } address)
+            {
+                return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(null, result.GetValue(item), null, result.GetValue(k)), result.GetValue(json));
+            }
+            var saved = SavedModel.Load(result.GetValue(model) ?? throw new ArgumentException("Give --model PATH (or --cluster HOST:PORT)."));
             var id = result.GetValue(item)!;
             var index = saved.Model.Items.IndexOf(id);
             if (index < 0)

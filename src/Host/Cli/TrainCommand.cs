@@ -12,23 +12,9 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var defaults = new WalsOptions();
         var input = new InputOptions();
-        var transform = new Option<string>("--transform") { Description = "Confidence c = beta + alpha * f(r): linear (f = r), log (f = log(1 + r/epsilon)), power (f = r^exponent), binary (every row counts as r = 1).", DefaultValueFactory = _ => "log" };
-        var alpha = new Option<float>("--alpha") { Description = "alpha in c = beta + alpha * f(r).", DefaultValueFactory = _ => defaults.Alpha };
-        var beta = new Option<float>("--beta") { Description = "beta in c = beta + alpha * f(r): 1 is Hu et al., 0 the implicit library's convention.", DefaultValueFactory = _ => defaults.Beta };
-        var epsilon = new Option<float>("--epsilon") { Description = "epsilon in f(r) = log(1 + r / epsilon).", DefaultValueFactory = _ => defaults.Epsilon };
-        var exponent = new Option<float>("--exponent") { Description = "The exponent in f(r) = r ^ exponent.", DefaultValueFactory = _ => defaults.Exponent };
-        var w0 = new Option<float>("--unobserved-weight") { Description = "w0, the weight of every unobserved (user, item) entry.", DefaultValueFactory = _ => defaults.UnobservedWeight };
-        var factors = new Option<int>("--factors") { Description = "k, latent factors per user and item.", DefaultValueFactory = _ => defaults.Factors };
-        var regularization = new Option<float>("--regularization") { Description = "lambda in lambda_u = lambda * (n_u + w0 N)^nu.", DefaultValueFactory = _ => defaults.Regularization };
-        var nu = new Option<float>("--regularization-exponent") { Description = "nu in lambda_u = lambda * (n_u + w0 N)^nu; 0 = constant lambda.", DefaultValueFactory = _ => defaults.RegularizationExponent };
-        var iterations = new Option<int>("--iterations") { Description = "Alternating iterations (a user and an item half-step each).", DefaultValueFactory = _ => defaults.Iterations };
-        var solver = new Option<string>("--solver") { Description = "cg (conjugate gradient, fast) or cholesky (exact).", DefaultValueFactory = _ => "cg" };
-        var cgSteps = new Option<int>("--cg-steps") { Description = "Conjugate-gradient steps per row and half-step.", DefaultValueFactory = _ => defaults.CgSteps };
-        var preconditioner = new Option<string>("--cg-preconditioner") { Description = "jacobi (exact diagonal in the eigenbasis of G) or none (plain CG, as the implicit library).", DefaultValueFactory = _ => "jacobi" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => defaults.Seed };
-        var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores.", DefaultValueFactory = _ => 0 };
+        var hyper = new HyperparameterOptions();
+        var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ingest the file into its factor shards, train there, gather the model (see docs/operations.md)." };
         var testFraction = new Option<double?>("--test-fraction") { Description = "Hold out this fraction of each user's interactions; stored as MODEL.test.csv for 'wals evaluate'." };
         var test = new Option<string?>("--test") { Description = "A test file in the input's format; its users and items join the model (as in a pre-made split)." };
         var model = new Option<string>("--model") { Description = "Where to write the model file.", Required = true };
@@ -41,7 +27,8 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a WALS model and save it.");
         input.AddTo(command);
-        foreach (var option in new Option[] { transform, alpha, beta, epsilon, exponent, w0, factors, regularization, nu, iterations, solver, cgSteps, preconditioner, seed, threads, testFraction, test, model, itemText, validationFraction, weighting, skipTextOnly })
+        hyper.AddTo(command);
+        foreach (var option in new Option[] { cluster, testFraction, test, model, itemText, validationFraction, weighting, skipTextOnly })
         {
             command.Options.Add(option);
         }
@@ -50,29 +37,15 @@ internal static class TrainCommand
         command.SetAction(result => Output.Guard(() =>
         {
             var asJson = result.GetValue(json);
-            var options = new WalsOptions
+            var options = hyper.Read(result);
+            if (result.GetValue(cluster) is { } address)
             {
-                Factors = result.GetValue(factors),
-                Transform = InputOptions.ParseEnum<ConfidenceTransform>(result.GetValue(transform)!, "transform"),
-                Alpha = result.GetValue(alpha),
-                Beta = result.GetValue(beta),
-                Epsilon = result.GetValue(epsilon),
-                Exponent = result.GetValue(exponent),
-                UnobservedWeight = result.GetValue(w0),
-                Regularization = result.GetValue(regularization),
-                RegularizationExponent = result.GetValue(nu),
-                Iterations = result.GetValue(iterations),
-                Solver = result.GetValue(solver) switch
+                if (result.GetValue(testFraction) is not null || result.GetValue(test) is not null || result.GetValue(itemText) is not null)
                 {
-                    "cg" => WalsSolver.ConjugateGradient,
-                    "cholesky" => WalsSolver.Cholesky,
-                    var other => throw new ArgumentException($"Option 'solver' = '{other}' is invalid: use cg or cholesky."),
-                },
-                CgSteps = result.GetValue(cgSteps),
-                CgPreconditioner = InputOptions.ParseEnum<CgPreconditioner>(result.GetValue(preconditioner)!, "cg-preconditioner"),
-                Seed = result.GetValue(seed),
-                Threads = result.GetValue(threads),
-            }.Validate();
+                    throw new ArgumentException("--test-fraction, --test and --item-text are not supported with --cluster yet: split with 'wals split' first, and fit the projection with a local 'wals train'.");
+                }
+                return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson);
+            }
             var request = new TrainRequest
             {
                 Input = result.GetValue(input.Input)!,

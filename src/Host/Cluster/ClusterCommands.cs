@@ -4,93 +4,61 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using WalsCluster.Actors;
 using WalsCluster.Core.Data;
+using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
 using WalsCluster.Host.Cli;
 
 namespace WalsCluster.Host.Cluster;
 
-/// <summary><c>wals cluster-train</c> and <c>wals cluster-recommend</c>: a client that joins a running cluster.</summary>
+/// <summary>The client side of <c>wals train --cluster</c>, <c>wals recommend --cluster</c> and <c>wals similar --cluster</c>.</summary>
 internal static class ClusterCommands
 {
-    public static Command CreateTrain()
+    /// <summary>Loads the input here, ingests it into the cluster's factor shards, trains there, and writes the gathered model.</summary>
+    public static int TrainOnCluster(string cluster, string path, LoadOptions load, WalsOptions options, string? modelPath, bool asJson)
     {
-        var cluster = new Option<string>("--cluster") { Description = "HOST:PORT of a node of the cluster.", Required = true };
-        var input = new InputOptions();
-        var hyper = new HyperparameterOptions();
-        var model = new Option<string?>("--model") { Description = "Where to write the trained model (the same file format as 'wals train')." };
-        var json = Output.JsonOption();
-        var command = new Command("cluster-train", "Train on a running cluster: ingest the file into the factor shards, run the half-steps there, gather the model. Same options as 'wals train' (without the split options).");
-        command.Options.Add(cluster);
-        input.AddTo(command);
-        hyper.AddTo(command);
-        command.Options.Add(model);
-        command.Options.Add(json);
-        command.SetAction(result => Output.Guard(() =>
+        var watch = Stopwatch.StartNew();
+        var table = InteractionLoader.Load(path, load).Table;
+        Output.Note(asJson, $"loaded {table.Users.Count:N0} users, {table.Items.Count:N0} items, {table.Count:N0} interactions in {watch.Elapsed.TotalSeconds:F2} s");
+        var (trained, _) = Run(cluster, async client =>
         {
-            var asJson = result.GetValue(json);
-            var options = hyper.Read(result);
-            var path = result.GetValue(input.Input)!;
-            var watch = Stopwatch.StartNew();
-            var table = InteractionLoader.Load(path, input.Read(result)).Table;
-            Output.Note(asJson, $"loaded {table.Users.Count:N0} users, {table.Items.Count:N0} items, {table.Count:N0} interactions in {watch.Elapsed.TotalSeconds:F2} s");
-            var (trained, _) = Run(result.GetValue(cluster)!, async client =>
+            var r = await client.TrainAsync(table, options, p => Output.Note(asJson, Describe(p)));
+            return (r, 0);
+        });
+        if (modelPath is not null)
+        {
+            WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path)).Save(modelPath);
+        }
+        var c = trained.Completed;
+        if (asJson)
+        {
+            Output.WriteJson(new JsonObject
             {
-                var r = await client.TrainAsync(table, options, p => Output.Note(asJson, Describe(p)));
-                return (r, 0);
+                ["run"] = trained.Run,
+                ["users"] = table.Users.Count,
+                ["items"] = table.Items.Count,
+                ["nnz"] = table.Count,
+                ["iterations"] = c.Iterations,
+                ["total_seconds"] = c.Seconds,
+                ["initial_loss"] = c.InitialLoss,
+                ["loss"] = new JsonArray(c.Losses.Select(l => (JsonNode?)l).ToArray()),
+                ["ingest_seconds"] = trained.Ingestion.Seconds,
+                ["ingest_bytes"] = trained.Ingestion.Bytes,
+                ["model"] = modelPath,
             });
-            var modelPath = result.GetValue(model);
-            if (modelPath is not null)
-            {
-                WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path)).Save(modelPath);
-            }
-            var c = trained.Completed;
-            if (asJson)
-            {
-                Output.WriteJson(new JsonObject
-                {
-                    ["run"] = trained.Run,
-                    ["users"] = table.Users.Count,
-                    ["items"] = table.Items.Count,
-                    ["nnz"] = table.Count,
-                    ["iterations"] = c.Iterations,
-                    ["total_seconds"] = c.Seconds,
-                    ["initial_loss"] = c.InitialLoss,
-                    ["loss"] = new JsonArray(c.Losses.Select(l => (JsonNode?)l).ToArray()),
-                    ["ingest_seconds"] = trained.Ingestion.Seconds,
-                    ["ingest_bytes"] = trained.Ingestion.Bytes,
-                    ["model"] = modelPath,
-                });
-            }
-            else
-            {
-                Console.WriteLine($"run {trained.Run}: {c.Iterations} iterations in {c.Seconds:F2} s, final loss {(c.Losses.Length > 0 ? c.Losses[^1] : c.InitialLoss):G7}" + (modelPath is null ? "" : $", model written to {modelPath}"));
-            }
-            return 0;
-        }));
-        return command;
+        }
+        else
+        {
+            Console.WriteLine($"run {trained.Run}: {c.Iterations} iterations in {c.Seconds:F2} s, final loss {(c.Losses.Length > 0 ? c.Losses[^1] : c.InitialLoss):G7}" + (modelPath is null ? "" : $", model written to {modelPath}"));
+        }
+        return 0;
     }
 
-    public static Command CreateRecommend()
+    /// <summary>Asks the cluster's query router; exit code 2 when the reply is a failure.</summary>
+    public static int Ask(string cluster, IWalsMessage query, bool json)
     {
-        var cluster = new Option<string>("--cluster") { Description = "HOST:PORT of a node of the cluster.", Required = true };
-        var user = new Option<string?>("--user") { Description = "Recommend for this trained user." };
-        var item = new Option<string?>("--similar-to") { Description = "Items similar to this item (cosine of factors)." };
-        var items = new Option<string?>("--items") { Description = "Fold in a new user from ITEM[:VALUE],... (value 1 when omitted)." };
-        var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
-        var json = Output.JsonOption();
-        var command = new Command("cluster-recommend", "Ask a running cluster's query router: give one of --user, --similar-to, --items.");
-        foreach (var option in new Option[] { cluster, user, item, items, k, json })
-        {
-            command.Options.Add(option);
-        }
-        command.SetAction(result => Output.Guard(() =>
-        {
-            var query = Query(result.GetValue(user), result.GetValue(item), result.GetValue(items), result.GetValue(k));
-            var (reply, _) = Run(result.GetValue(cluster)!, async client => (await client.AskAsync(query), 0));
-            Print(reply, result.GetValue(json));
-            return reply.Failure is null ? 0 : 2;
-        }));
-        return command;
+        var (reply, _) = Run(cluster, async client => (await client.AskAsync(query), 0));
+        Print(reply, json);
+        return reply.Failure is null ? 0 : 2;
     }
 
     internal static IWalsMessage Query(string? user, string? similar, string? items, int k)

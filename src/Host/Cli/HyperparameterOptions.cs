@@ -1,32 +1,28 @@
 using System.CommandLine;
 using WalsCluster.Core.Wals;
-using WalsCluster.Host.Cli;
 
-namespace WalsCluster.Host.Cluster;
+namespace WalsCluster.Host.Cli;
 
-/// <summary>
-/// The hyperparameter options of <c>wals cluster-train</c>: the same names, meanings and defaults as <c>wals train</c>
-/// (a shared factory in Cli would remove this copy).
-/// </summary>
+/// <summary>The WALS hyperparameter options of <c>wals train</c> (local or <c>--cluster</c>); defaults from <see cref="WalsOptions"/>.</summary>
 internal sealed class HyperparameterOptions
 {
     private static readonly WalsOptions Defaults = new();
 
-    public Option<string> Transform { get; } = new("--transform") { Description = "Confidence c = beta + alpha * f(r): linear, log, power, binary.", DefaultValueFactory = _ => "log" };
+    public Option<string> Transform { get; } = new("--transform") { Description = "Confidence c = beta + alpha * f(r): linear (f = r), log (f = log(1 + r/epsilon)), power (f = r^exponent), binary (every row counts as r = 1).", DefaultValueFactory = _ => "log" };
     public Option<float> Alpha { get; } = new("--alpha") { Description = "alpha in c = beta + alpha * f(r).", DefaultValueFactory = _ => Defaults.Alpha };
-    public Option<float> Beta { get; } = new("--beta") { Description = "beta in c = beta + alpha * f(r).", DefaultValueFactory = _ => Defaults.Beta };
+    public Option<float> Beta { get; } = new("--beta") { Description = "beta in c = beta + alpha * f(r): 1 is Hu et al., 0 the implicit library's convention.", DefaultValueFactory = _ => Defaults.Beta };
     public Option<float> Epsilon { get; } = new("--epsilon") { Description = "epsilon in f(r) = log(1 + r / epsilon).", DefaultValueFactory = _ => Defaults.Epsilon };
     public Option<float> Exponent { get; } = new("--exponent") { Description = "The exponent in f(r) = r ^ exponent.", DefaultValueFactory = _ => Defaults.Exponent };
-    public Option<float> UnobservedWeight { get; } = new("--unobserved-weight") { Description = "w0, the weight of every unobserved entry.", DefaultValueFactory = _ => Defaults.UnobservedWeight };
+    public Option<float> UnobservedWeight { get; } = new("--unobserved-weight") { Description = "w0, the weight of every unobserved (user, item) entry.", DefaultValueFactory = _ => Defaults.UnobservedWeight };
     public Option<int> Factors { get; } = new("--factors") { Description = "k, latent factors per user and item.", DefaultValueFactory = _ => Defaults.Factors };
     public Option<float> Regularization { get; } = new("--regularization") { Description = "lambda in lambda_u = lambda * (n_u + w0 N)^nu.", DefaultValueFactory = _ => Defaults.Regularization };
-    public Option<float> RegularizationExponent { get; } = new("--regularization-exponent") { Description = "nu in lambda_u = lambda * (n_u + w0 N)^nu.", DefaultValueFactory = _ => Defaults.RegularizationExponent };
-    public Option<int> Iterations { get; } = new("--iterations") { Description = "Alternating iterations.", DefaultValueFactory = _ => Defaults.Iterations };
-    public Option<string> Solver { get; } = new("--solver") { Description = "cg or cholesky.", DefaultValueFactory = _ => "cg" };
+    public Option<float> RegularizationExponent { get; } = new("--regularization-exponent") { Description = "nu in lambda_u = lambda * (n_u + w0 N)^nu; 0 = constant lambda.", DefaultValueFactory = _ => Defaults.RegularizationExponent };
+    public Option<int> Iterations { get; } = new("--iterations") { Description = "Alternating iterations (a user and an item half-step each).", DefaultValueFactory = _ => Defaults.Iterations };
+    public Option<string> Solver { get; } = new("--solver") { Description = "cg (conjugate gradient, fast) or cholesky (exact).", DefaultValueFactory = _ => "cg" };
     public Option<int> CgSteps { get; } = new("--cg-steps") { Description = "Conjugate-gradient steps per row and half-step.", DefaultValueFactory = _ => Defaults.CgSteps };
-    public Option<string> Preconditioner { get; } = new("--cg-preconditioner") { Description = "jacobi or none.", DefaultValueFactory = _ => "jacobi" };
-    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the factor initialisation.", DefaultValueFactory = _ => Defaults.Seed };
-    public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads per shard solve; 0 = all cores of the node.", DefaultValueFactory = _ => 0 };
+    public Option<string> Preconditioner { get; } = new("--cg-preconditioner") { Description = "jacobi (exact diagonal in the eigenbasis of G) or none (plain CG, as the implicit library).", DefaultValueFactory = _ => "jacobi" };
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => Defaults.Seed };
+    public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads (per node with --cluster); 0 = all cores.", DefaultValueFactory = _ => 0 };
 
     public void AddTo(Command command)
     {
