@@ -84,6 +84,12 @@ public static class HalfStep
                     var n = pattern.RowStart[u + 1] - start;
                     var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
                     var x = factors.AsSpan(u * k, k);
+                    if (u + 1 < rows.Rows)
+                    {
+                        // The first pass prefetches within a row only; ask now for the next row's first entries
+                        // (and its warm start), which this row's solve then hides.
+                        PrefetchRowStart(pattern, u + 1, fixedFactors, factors, k);
+                    }
                     CgRow(
                         pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
                         fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, options.CgPreconditioner == CgPreconditioner.Jacobi,
@@ -197,6 +203,19 @@ public static class HalfStep
             beta = rzNew / rz;
             rz = rzNew;
         }
+    }
+
+    /// <summary>Prefetches the fixed-side rows of the first entries of <paramref name="row"/> and its own factors.</summary>
+    private static void PrefetchRowStart(Sparse.CsrMatrix pattern, int row, float[] fixedFactors, float[] factors, int k)
+    {
+        var start = pattern.RowStart[row];
+        var end = Math.Min(pattern.RowStart[row + 1], start + PrefetchDistance);
+        ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
+        for (var e = start; e < end; e++)
+        {
+            VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, pattern.ColumnIndex[e] * k), k);
+        }
+        VectorKernels.Prefetch(ref factors[row * k], k);
     }
 
     /// <summary>ap += sum_j cw_j (y'_j . p) y'_j over the row's entries, four at a time, one read of each row.</summary>
