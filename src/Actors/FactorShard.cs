@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
 
@@ -145,11 +146,7 @@ public sealed class FactorShard : ReceiveActor
         {
             return;
         }
-        if (!_collectors.TryGetValue(block.Iteration, out var collector))
-        {
-            collector = new BlockCollector(_block, block.Iteration);
-            _collectors[block.Iteration] = collector;
-        }
+        var collector = CollectorFor(_block, block.Iteration);
         if (collector.Accept(block))
         {
             TrySolve();
@@ -162,11 +159,7 @@ public sealed class FactorShard : ReceiveActor
         {
             return;
         }
-        if (!_collectors.TryGetValue(begin.Iteration, out var collector))
-        {
-            collector = new BlockCollector(block, begin.Iteration);
-            _collectors[begin.Iteration] = collector;
-        }
+        var collector = CollectorFor(block, begin.Iteration);
         if (!collector.IsComplete)
         {
             return;
@@ -178,17 +171,51 @@ public sealed class FactorShard : ReceiveActor
         var iteration = begin.Iteration;
         var evaluate = begin.EvaluateOnly;
         var fixedCount = begin.FixedCount;
+        var rotation = begin.Rotation;
+        var eigenvalues = begin.Eigenvalues;
+        if (!evaluate && block.Options.Solver == WalsSolver.ConjugateGradient && (rotation.Length != k * k || eigenvalues.Length != k))
+        {
+            Finish(FailedStep(run, iteration, $"Shard {_entityId}: BeginHalfStep of iteration {iteration} carries a rotation of {rotation.Length} and {eigenvalues.Length} eigenvalues; the CG solver needs {k * k} and {k}."));
+            return;
+        }
+        var current = block.Factors;
+        var spare = block.SpareFactors;
         Task.Run(() =>
         {
             if (evaluate)
             {
-                var current = block.Factors;
                 return new Solved(run, iteration, null, block.Evaluate(collector.Buffer, gram), block.Gram(current));
             }
-            var factors = (float[])block.Factors.Clone();
-            var result = HalfStep.Solve(block.Interactions, collector.Buffer, gram, factors, fixedCount, block.Options);
-            return new Solved(run, iteration, factors, result, block.Gram(factors));
+            var threads = block.Options.EffectiveThreads;
+            HalfStepResult result;
+            if (block.Options.Solver == WalsSolver.Cholesky)
+            {
+                current.AsSpan().CopyTo(spare);
+                result = HalfStep.SolveCholesky(block.Interactions, collector.Buffer, gram, spare, fixedCount, block.Options);
+            }
+            else
+            {
+                // The fixed rows arrived already rotated into the eigenbasis (y' = Q^T y, as rows y Q); rotate our own rows
+                // in (x' = x Q), run CG there, and rotate them back (x = x' Q^T) so that stored factors stay in one basis.
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                ShardBlock.Rotate(current, spare, block.Rows, k, rotation, threads);
+                var cg = HalfStep.SolveConjugateGradientInEigenbasis(block.Interactions, collector.Buffer, eigenvalues, spare, fixedCount, block.Options);
+                MatrixKernels.MultiplyInPlace(spare, block.Rows, k, Dense.Transpose(rotation, k), threads);
+                result = cg with { Seconds = watch.Elapsed.TotalSeconds };
+            }
+            return new Solved(run, iteration, spare, result, block.Gram(spare));
         }).PipeTo(Self, failure: e => new SolveFailed(run, iteration, (e is AggregateException a ? a.GetBaseException() : e).Message));
+    }
+
+    /// <summary>The collector of <paramref name="iteration"/>; the next half-step's reuses the shard's block buffer.</summary>
+    private BlockCollector CollectorFor(ShardBlock block, int iteration)
+    {
+        if (!_collectors.TryGetValue(iteration, out var collector))
+        {
+            collector = new BlockCollector(block, iteration, iteration == block.Version + 1 ? block.FixedBuffer : null);
+            _collectors[iteration] = collector;
+        }
+        return collector;
     }
 
     private void HandleSolved(Solved solved)
@@ -248,10 +275,15 @@ public sealed class FactorShard : ReceiveActor
             return;
         }
         var k = _block.K;
+        if (publish.Rotation.Length != 0 && publish.Rotation.Length != k * k)
+        {
+            _log.Warning("{0} ignores PublishFactors for iteration [{1}] [{2}]: its rotation has {3} values, k = {4}", _entityId, publish.Iteration, publish.Solving, publish.Rotation.Length, k);
+            return;
+        }
         var rowsPerPart = Math.Max(1, _settings.FactorBlockBytes / (4 * (k + 1)));
         int blocks = 0;
         long rows = 0, bytes = 0;
-        var factors = _block.Factors;
+        var factors = _block.FactorsIn(publish.Rotation);
         for (var t = 0; t < _block.OutBlocks.Length; t++)
         {
             var local = _block.OutBlocks[t];
@@ -264,18 +296,18 @@ public sealed class FactorShard : ReceiveActor
             {
                 var start = part * rowsPerPart;
                 var n = Math.Min(rowsPerPart, local.Length - start);
-                var globals = new int[n];
-                var values = new float[(long)n * k];
+                var globals = GC.AllocateUninitializedArray<int>(n);
+                var values = GC.AllocateUninitializedArray<float>(n * k);
                 for (var j = 0; j < n; j++)
                 {
                     var r = local[start + j];
                     globals[j] = _block.RowGlobals[r];
                     factors.AsSpan(r * k, k).CopyTo(values.AsSpan(j * k, k));
                 }
-                Region.Tell(new FactorBlock(publish.Run, publish.Iteration, publish.Solving, t, _shard, part, parts, globals, values), Self);
+                Region.Tell(new FactorBlock(publish.Run, publish.Iteration, publish.Solving, t, _shard, part, parts, start, globals, values), Self);
                 blocks++;
                 rows += n;
-                bytes += 4L * n * (k + 1);
+                bytes += WalsSerializer.FactorBlockSize(publish.Run, n, k);
             }
         }
         Sender.Tell(new FactorsPublished(publish.Run, publish.Iteration, publish.Solving, _side, _shard, blocks, rows, bytes));

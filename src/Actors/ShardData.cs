@@ -70,10 +70,13 @@ public sealed class ShardBlock
     private readonly Dictionary<string, int> _idIndex;
     private FactorRanker? _ranker;
     private float[] _factors;
+    private float[]? _spare;
+    private float[]? _rotated;
+    private float[]? _fixedBuffer;
 
     private ShardBlock(
         string run, Side side, int shard, WalsOptions options, int ownCount, int otherCount, int[] rowGlobals, string[] rowIds,
-        int[] fixedGlobals, WeightedInteractions interactions, int[] inSources, int[][] outBlocks, float[] factors)
+        int[] fixedGlobals, WeightedInteractions interactions, int[] inSources, int[][] outBlocks, int[][] inPositions, float[] factors)
     {
         Run = run;
         Side = side;
@@ -87,6 +90,7 @@ public sealed class ShardBlock
         Interactions = interactions;
         InSources = inSources;
         OutBlocks = outBlocks;
+        InPositions = inPositions;
         _factors = factors;
         _idIndex = new Dictionary<string, int>(rowIds.Length, StringComparer.Ordinal);
         for (var r = 0; r < rowIds.Length; r++)
@@ -113,7 +117,49 @@ public sealed class ShardBlock
     public WeightedInteractions Interactions { get; }
     public int[] InSources { get; }
     public int[][] OutBlocks { get; }
+
+    /// <summary>For each shard t of the other side, the positions in <see cref="FixedGlobals"/> of the rows t sends
+    /// (ascending, which is t's out-block order): row j of t's out-block lands at InPositions[t][j].</summary>
+    public int[][] InPositions { get; }
+
     public int Rows => RowGlobals.Length;
+
+    /// <summary>
+    /// The buffer the factor blocks of the next half-step are copied into (FixedGlobals.Length x k), allocated once per run
+    /// and reused: in a correct run the blocks of half-step t + 1 are only published after this shard finished t.
+    /// </summary>
+    public float[] FixedBuffer => _fixedBuffer ??= GC.AllocateUninitializedArray<float>(checked(FixedGlobals.Length * K));
+
+    /// <summary>A second factor array (Rows x k) a solve writes into; <see cref="ReplaceFactors"/> swaps it with the current one.</summary>
+    public float[] SpareFactors => _spare ??= GC.AllocateUninitializedArray<float>(_factors.Length);
+
+    /// <summary>
+    /// The current factors multiplied by <paramref name="rotation"/> (k x k) into a reused scratch array (for publishing
+    /// rows in the half-step's eigenbasis once, instead of once per receiver); the factors themselves when it is empty.
+    /// </summary>
+    public float[] FactorsIn(float[] rotation)
+    {
+        if (rotation.Length == 0)
+        {
+            return _factors;
+        }
+        _rotated ??= GC.AllocateUninitializedArray<float>(_factors.Length);
+        Rotate(_factors, _rotated, Rows, K, rotation, Options.EffectiveThreads);
+        return _rotated;
+    }
+
+    /// <summary>destination (rows x k) = source (rows x k) * m (k x k), parallel over chunks of rows.</summary>
+    public static void Rotate(float[] source, float[] destination, int rows, int k, float[] m, int threads)
+    {
+        const int chunkRows = 96;
+        var chunks = (rows + chunkRows - 1) / chunkRows;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, chunk =>
+        {
+            var r0 = chunk * chunkRows;
+            var n = Math.Min(chunkRows, rows - r0);
+            MatrixKernels.Multiply(source.AsSpan(r0 * k, n * k), n, k, m, destination.AsSpan(r0 * k, n * k));
+        });
+    }
 
     /// <summary>The factor rows (Rows x k). Replaced (never mutated) by <see cref="ReplaceFactors"/>.</summary>
     public float[] Factors => _factors;
@@ -127,6 +173,8 @@ public sealed class ShardBlock
         {
             throw new ArgumentException($"Shard {ShardNames.EntityId(Side, Shard)} got {factors.Length} factor values, expected {_factors.Length}.");
         }
+        // The previous factors become the spare a later solve writes into (nothing else holds them: replies copy rows).
+        _spare = ReferenceEquals(factors, _spare) ? _factors : null;
         _factors = factors;
         Version = version;
         _ranker = null;
@@ -170,6 +218,27 @@ public sealed class ShardBlock
         }
         var csr = CsrMatrix.FromCoordinates(rowGlobals.Length, fixedGlobals.Length, localRows, localColumns, buffer.Values.ToArray());
         var interactions = WeightedInteractions.Build(csr, options);
+        var shardOfPosition = new int[fixedGlobals.Length];
+        for (var e = 0; e < n; e++)
+        {
+            shardOfPosition[localColumns[e]] = buffer.EntryColumnShards[e];
+        }
+        var inCounts = new int[otherShards];
+        foreach (var t in shardOfPosition)
+        {
+            inCounts[t]++;
+        }
+        var inPositions = new int[otherShards][];
+        for (var t = 0; t < otherShards; t++)
+        {
+            inPositions[t] = new int[inCounts[t]];
+        }
+        var filled = new int[otherShards];
+        for (var p = 0; p < fixedGlobals.Length; p++)
+        {
+            var t = shardOfPosition[p];
+            inPositions[t][filled[t]++] = p;
+        }
         var outBlocks = new int[otherShards][];
         var inSources = new List<int>();
         for (var t = 0; t < otherShards; t++)
@@ -190,7 +259,7 @@ public sealed class ShardBlock
         {
             WalsTrainer.InitialRow(seed, rowGlobals[r], options.InitScale, factors.AsSpan(r * k, k));
         }
-        return new ShardBlock(prepare.Run, side, prepare.Shard, options, ownCount, otherCount, rowGlobals, rowIds, fixedGlobals, interactions, inSources.ToArray(), outBlocks, factors);
+        return new ShardBlock(prepare.Run, side, prepare.Shard, options, ownCount, otherCount, rowGlobals, rowIds, fixedGlobals, interactions, inSources.ToArray(), outBlocks, inPositions, factors);
     }
 
     /// <summary>X_s^T X_s of the given factors (k x k, full).</summary>
@@ -305,20 +374,31 @@ public sealed class ShardBlock
 
 /// <summary>
 /// The factor rows a solving shard collects for one half-step: a buffer of <see cref="ShardBlock.FixedGlobals"/>.Length
-/// rows filled from <see cref="FactorBlock"/>s. Duplicates are ignored; complete when every in-block source sent all its parts.
+/// rows filled from <see cref="FactorBlock"/>s, each row copied straight to its position (<see cref="ShardBlock.InPositions"/>
+/// of the block's source at the block's offset) after checking that it is the row expected there. Duplicates are
+/// ignored; complete when every in-block source sent all its parts and all its rows.
 /// </summary>
 public sealed class BlockCollector
 {
     private readonly ShardBlock _block;
     private readonly Dictionary<int, int> _partsBySource = [];
     private readonly Dictionary<int, int> _receivedBySource = [];
+    private readonly Dictionary<int, long> _rowsBySource = [];
     private readonly HashSet<(int Source, int Part)> _received = [];
 
-    public BlockCollector(ShardBlock block, int iteration)
+    /// <param name="block">The shard's block.</param>
+    /// <param name="iteration">The half-step's iteration.</param>
+    /// <param name="buffer">Where the rows go (FixedGlobals.Length x k); a fresh array when null.</param>
+    public BlockCollector(ShardBlock block, int iteration, float[]? buffer = null)
     {
         _block = block;
         Iteration = iteration;
-        Buffer = new float[(long)block.FixedGlobals.Length * block.K];
+        var length = (long)block.FixedGlobals.Length * block.K;
+        Buffer = buffer ?? GC.AllocateUninitializedArray<float>(checked((int)length));
+        if (Buffer.Length != length)
+        {
+            throw new ArgumentException($"The collector buffer has {Buffer.Length} values, expected {length}.", nameof(buffer));
+        }
     }
 
     public int Iteration { get; }
@@ -327,7 +407,8 @@ public sealed class BlockCollector
 
     public long BlocksReceived => _received.Count;
 
-    public bool IsComplete => _block.InSources.All(s => _partsBySource.TryGetValue(s, out var parts) && _receivedBySource[s] == parts);
+    public bool IsComplete => _block.InSources.All(s => _partsBySource.TryGetValue(s, out var parts) && _receivedBySource[s] == parts
+        && _rowsBySource[s] == _block.InPositions[s].Length);
 
     /// <summary>Copies the block's rows into the buffer; false when this (source, part) was already received.</summary>
     public bool Accept(FactorBlock block)
@@ -337,21 +418,29 @@ public sealed class BlockCollector
         {
             throw new ArgumentException($"Factor block from shard {block.SourceShard} part {block.Part}/{block.Parts} is malformed ({block.Rows.Length} rows, {block.Values.Length} values, k = {k}).");
         }
-        if (!_received.Add((block.SourceShard, block.Part)))
+        var positions = (uint)block.SourceShard < (uint)_block.InPositions.Length ? _block.InPositions[block.SourceShard] : [];
+        if (block.Offset < 0 || (long)block.Offset + block.Rows.Length > positions.Length)
+        {
+            throw new ArgumentException($"Factor block from shard {block.SourceShard} part {block.Part}/{block.Parts} covers rows {block.Offset}..{(long)block.Offset + block.Rows.Length - 1} of its out-block, but shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects {positions.Length} rows from it.");
+        }
+        if (_received.Contains((block.SourceShard, block.Part)))
         {
             return false;
         }
-        _partsBySource[block.SourceShard] = block.Parts;
-        _receivedBySource[block.SourceShard] = _receivedBySource.GetValueOrDefault(block.SourceShard) + 1;
+        var fixedGlobals = _block.FixedGlobals;
         for (var j = 0; j < block.Rows.Length; j++)
         {
-            var position = Array.BinarySearch(_block.FixedGlobals, block.Rows[j]);
-            if (position < 0)
+            var position = positions[block.Offset + j];
+            if (fixedGlobals[position] != block.Rows[j])
             {
-                throw new ArgumentException($"Factor block from shard {block.SourceShard} carries row {block.Rows[j]}, which shard {ShardNames.EntityId(_block.Side, _block.Shard)} does not need.");
+                throw new ArgumentException($"Factor block from shard {block.SourceShard} carries row {block.Rows[j]} at offset {block.Offset + j}, where shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects row {fixedGlobals[position]}.");
             }
             block.Values.AsSpan(j * k, k).CopyTo(Buffer.AsSpan(position * k, k));
         }
+        _received.Add((block.SourceShard, block.Part));
+        _partsBySource[block.SourceShard] = block.Parts;
+        _receivedBySource[block.SourceShard] = _receivedBySource.GetValueOrDefault(block.SourceShard) + 1;
+        _rowsBySource[block.SourceShard] = _rowsBySource.GetValueOrDefault(block.SourceShard) + block.Rows.Length;
         return true;
     }
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
+using WalsCluster.Core.LinearAlgebra;
+using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
 
 namespace WalsCluster.Actors;
@@ -136,6 +138,16 @@ public sealed class TrainingCoordinator : ReceiveActor, IWithTimers
         s.Published.Clear();
         s.Resends = 0;
         s.StepWatch.Restart();
+        s.Rotation = [];
+        s.Eigenvalues = [];
+        if (!evaluate && s.Start.Parameters.Solver == (byte)WalsSolver.ConjugateGradient)
+        {
+            // CG runs in the eigenbasis of the fixed side's Gram: diagonalise it once here (k^3), so that the fixed shards
+            // rotate their own rows once before publishing and the solving shards only rotate theirs.
+            var k = s.Start.Parameters.Factors;
+            var fixedGram = side == Side.Users ? s.GramItems : s.GramUsers;
+            (s.Rotation, s.Eigenvalues) = Dense.SymmetricEigen(PackedSymmetric.Unpack(fixedGram, k), k);
+        }
         SendHalfStep(s, null);
         Timers.StartSingleTimer("resend", new ResendTick(s.Start.Run, iteration, side, 1), _settings.ResendAfter);
     }
@@ -151,11 +163,11 @@ public sealed class TrainingCoordinator : ReceiveActor, IWithTimers
         var fixedShards = fixedSide == Side.Users ? s.UserShards : s.ItemShards;
         foreach (var shard in targets ?? Enumerable.Range(0, solvingShards).ToArray())
         {
-            Region.Tell(new BeginHalfStep(run, s.Iteration, s.Side, shard, fixedCount, gram, s.Evaluate));
+            Region.Tell(new BeginHalfStep(run, s.Iteration, s.Side, shard, fixedCount, gram, s.Evaluate, s.Rotation, s.Eigenvalues));
         }
         for (var shard = 0; shard < fixedShards; shard++)
         {
-            Region.Tell(new PublishFactors(run, s.Iteration, s.Side, fixedSide, shard, targets ?? []));
+            Region.Tell(new PublishFactors(run, s.Iteration, s.Side, fixedSide, shard, targets ?? [], s.Rotation));
         }
     }
 
@@ -296,6 +308,9 @@ public sealed class TrainingCoordinator : ReceiveActor, IWithTimers
         public Dictionary<int, long> Published { get; } = [];
         public double[] GramUsers { get; set; } = [];
         public double[] GramItems { get; set; } = [];
+        /// <summary>Q and the eigenvalues of the fixed side's Gram for the current CG half-step (empty otherwise).</summary>
+        public float[] Rotation { get; set; } = [];
+        public float[] Eigenvalues { get; set; } = [];
         public double ItemRegularization { get; set; }
         public double InitialLoss { get; set; } = double.NaN;
         public List<double> Losses { get; } = [];

@@ -46,8 +46,12 @@ public sealed class WalsClient : IAsyncDisposable
         return new WalsClient(system, settings, WalsSystem.Start(system, settings, [WalsSystem.ClientRole]));
     }
 
-    /// <summary>Ingests <paramref name="table"/>, trains it with <paramref name="options"/>, and gathers the factors.</summary>
-    public async Task<ClusterTrainingResult> TrainAsync(InteractionTable table, WalsOptions options, Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Ingests <paramref name="table"/>, trains it with <paramref name="options"/>, and gathers the factors.
+    /// <paramref name="ingested"/> is called once ingestion is acknowledged, before the run starts (benchmarks sample there).
+    /// </summary>
+    public async Task<ClusterTrainingResult> TrainAsync(InteractionTable table, WalsOptions options, Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default,
+        Action<IngestionSummary>? ingested = null)
     {
         options.Validate();
         var layout = await Actors.Coordinator.Ask<ClusterLayout>(GetClusterLayout.Instance, TimeSpan.FromSeconds(30), cancellationToken);
@@ -57,6 +61,7 @@ public sealed class WalsClient : IAsyncDisposable
         }
         var run = $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
         var ingestion = await Ingestion.RunAsync(System, Actors.ShardRegion, table, run, Settings, cancellationToken);
+        ingested?.Invoke(ingestion);
         var channel = Channel.CreateUnbounded<object>();
         var listener = System.ActorOf(Props.Create(() => new Listener(channel.Writer)));
         var history = new List<TrainingProgress>();

@@ -38,16 +38,22 @@ public sealed record RunPrepared(string Run, Side Side, int Shard, int Rows, lon
 /// <see cref="FactorBlock"/> is in. With <paramref name="EvaluateOnly"/> the shard computes the loss terms at its current
 /// factors without changing them (the final loss). Idempotent: a shard asked again for a half-step it already solved
 /// replies with the stored <see cref="HalfStepCompleted"/>.
+/// For the conjugate-gradient solver <paramref name="Rotation"/> is Q (k x k, row-major float32) and
+/// <paramref name="Eigenvalues"/> the eigenvalues of G_F = Q diag(Eigenvalues) Q^T, computed once by the coordinator:
+/// the fixed side then ships its rows already rotated (y' = Q^T y), and the solving shard rotates only its own rows in
+/// and back. Both are empty for Cholesky and for an evaluate-only pass (rows in the original basis).
 /// </summary>
-public sealed record BeginHalfStep(string Run, int Iteration, Side Side, int Shard, int FixedCount, double[] Gram, bool EvaluateOnly) : IShardMessage;
+public sealed record BeginHalfStep(string Run, int Iteration, Side Side, int Shard, int FixedCount, double[] Gram, bool EvaluateOnly, float[] Rotation, float[] Eigenvalues) : IShardMessage;
 
 /// <summary>
 /// Coordinator to every shard of the fixed side: send each shard of <paramref name="Solving"/> a
 /// <see cref="FactorBlock"/> with the rows it needs for half-step (<paramref name="Iteration"/>, <paramref name="Solving"/>).
 /// The shard replies <see cref="FactorsPublished"/>. <paramref name="Targets"/> limits the send to those shards of the
 /// solving side (a re-send to the shards that did not answer); empty means every shard that needs rows.
+/// <paramref name="Rotation"/> (k x k, row-major, or empty): ship the rows multiplied by it (the eigenbasis of the
+/// half-step's <see cref="BeginHalfStep.Rotation"/>), rotated once per shard rather than once per receiver.
 /// </summary>
-public sealed record PublishFactors(string Run, int Iteration, Side Solving, Side Side, int Shard, int[] Targets) : IShardMessage;
+public sealed record PublishFactors(string Run, int Iteration, Side Solving, Side Side, int Shard, int[] Targets, float[] Rotation) : IShardMessage;
 
 /// <summary>Reply to <see cref="PublishFactors"/>: how many blocks, rows and payload bytes the shard sent.</summary>
 public sealed record FactorsPublished(string Run, int Iteration, Side Solving, Side Side, int Shard, int Blocks, long Rows, long Bytes) : IWalsMessage;
@@ -55,9 +61,11 @@ public sealed record FactorsPublished(string Run, int Iteration, Side Solving, S
 /// <summary>
 /// Fixed-side shard <paramref name="SourceShard"/> to solving-side shard <paramref name="Shard"/>: part
 /// <paramref name="Part"/> of <paramref name="Parts"/> of the factor rows it needs, as global row indices and
-/// contiguous float32 rows (rows.Length x k).
+/// contiguous float32 rows (rows.Length x k). <paramref name="Offset"/> is the position of its first row in the
+/// source's whole out-block for the receiver (rows ascending by global index), so the receiver places the rows
+/// without searching (and checks that they are the rows it expects there).
 /// </summary>
-public sealed record FactorBlock(string Run, int Iteration, Side Side, int Shard, int SourceShard, int Part, int Parts, int[] Rows, float[] Values) : IShardMessage;
+public sealed record FactorBlock(string Run, int Iteration, Side Side, int Shard, int SourceShard, int Part, int Parts, int Offset, int[] Rows, float[] Values) : IShardMessage;
 
 /// <summary>
 /// Reply to <see cref="BeginHalfStep"/>: the shard solved (or evaluated) its rows. PartialGram is X_s^T X_s of its new

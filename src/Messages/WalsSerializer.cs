@@ -62,6 +62,16 @@ public sealed class WalsSerializer : SerializerWithStringManifest
 
     public override int Identifier => SerializerId;
 
+    /// <summary>
+    /// The exact serialized size of a <see cref="FactorBlock"/> of <paramref name="rows"/> rows of <paramref name="k"/>
+    /// factors for run <paramref name="run"/>: 4 (k + 1) bytes per row plus a header of 37 bytes and the UTF-8 run id.
+    /// </summary>
+    public static long FactorBlockSize(string run, int rows, int k) => FactorBlockBytes(run, rows, (long)rows * k);
+
+    // run (length + UTF-8), iteration, side, shard, source, part, parts, offset, rows (length + int32s), values (length + float32s).
+    private static long FactorBlockBytes(string run, int rows, long values) =>
+        4 + System.Text.Encoding.UTF8.GetByteCount(run) + 4 + 1 + 4 * 5 + 4 + 4L * rows + 4 + 4 * values;
+
     public override string Manifest(object o) => o switch
     {
         StartTrainingRun => StartTrainingRunManifest,
@@ -100,7 +110,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
     {
         var w = new WireWriter(obj switch
         {
-            FactorBlock b => 64 + (b.Rows.Length + b.Values.Length) * 4,
+            FactorBlock b => checked((int)FactorBlockBytes(b.Run, b.Rows.Length, b.Values.Length)),
             ShardFactors f => 64 + (f.Rows.Length + f.Values.Length) * 4,
             InteractionBatch b => 64 + b.EntryRows.Length * 16 + b.RowGlobals.Length * 24,
             _ => 256,
@@ -121,16 +131,17 @@ public sealed class WalsSerializer : SerializerWithStringManifest
                 break;
             case BeginHalfStep m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.FixedCount); w.Doubles(m.Gram); w.Bool(m.EvaluateOnly);
+                w.Floats(m.Rotation); w.Floats(m.Eigenvalues);
                 break;
             case PublishFactors m:
-                w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Solving); w.Byte((byte)m.Side); w.Int(m.Shard); w.Ints(m.Targets);
+                w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Solving); w.Byte((byte)m.Side); w.Int(m.Shard); w.Ints(m.Targets); w.Floats(m.Rotation);
                 break;
             case FactorsPublished m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Solving); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Blocks); w.Long(m.Rows); w.Long(m.Bytes);
                 break;
             case FactorBlock m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.SourceShard); w.Int(m.Part); w.Int(m.Parts);
-                w.Ints(m.Rows); w.Floats(m.Values);
+                w.Int(m.Offset); w.Ints(m.Rows); w.Floats(m.Values);
                 break;
             case HalfStepCompleted m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Rows); w.Doubles(m.PartialGram);
@@ -222,10 +233,10 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             StartTrainingRunManifest => new StartTrainingRun(r.String(), ReadParameters(ref r), r.Int(), r.Int(), r.Ints(), r.Ints(), r.Ints(), r.Ints()),
             PrepareRunManifest => new PrepareRun(r.String(), (Side)r.Byte(), r.Int(), ReadParameters(ref r), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int()),
             RunPreparedManifest => new RunPrepared(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Doubles(), r.Double(), r.NullableString()),
-            BeginHalfStepManifest => new BeginHalfStep(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(), r.Bool()),
-            PublishFactorsManifest => new PublishFactors(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Ints()),
+            BeginHalfStepManifest => new BeginHalfStep(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(), r.Bool(), r.Floats(), r.Floats()),
+            PublishFactorsManifest => new PublishFactors(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Ints(), r.Floats()),
             FactorsPublishedManifest => new FactorsPublished(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Long()),
-            FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.Floats()),
+            FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.Floats()),
             HalfStepCompletedManifest => new HalfStepCompleted(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(),
                 r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString()),
             TrainingProgressManifest => new TrainingProgress(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Double(), r.Double(), r.Long(), r.Int(), r.Double()),

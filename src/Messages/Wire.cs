@@ -13,9 +13,10 @@ internal sealed class WireWriter
     private byte[] _buffer;
     private int _length;
 
-    public WireWriter(int capacity = 256) => _buffer = new byte[Math.Max(16, capacity)];
+    public WireWriter(int capacity = 256) => _buffer = GC.AllocateUninitializedArray<byte>(Math.Max(16, capacity));
 
-    public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+    /// <summary>The bytes written; the buffer itself (no copy) when it was sized exactly.</summary>
+    public byte[] ToArray() => _length == _buffer.Length ? _buffer : _buffer.AsSpan(0, _length).ToArray();
 
     private Span<byte> Take(int bytes)
     {

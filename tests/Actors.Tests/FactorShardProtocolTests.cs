@@ -76,7 +76,7 @@ public sealed class FactorShardProtocolTests : TestKit
             var rows = _table.ItemIndex.Distinct().Where(item => StableHash.ShardOf(_table.Items[item], 2) == s).Order().ToArray();
             for (var p = 0; p < rows.Length; p++)
             {
-                blocks.Add(new FactorBlock(Run, iteration, Side.Users, 0, s, p, rows.Length, [rows[p]], y.AsSpan(rows[p] * k, k).ToArray()));
+                blocks.Add(new FactorBlock(Run, iteration, Side.Users, 0, s, p, rows.Length, p, [rows[p]], y.AsSpan(rows[p] * k, k).ToArray()));
             }
         }
         return blocks;
@@ -104,7 +104,7 @@ public sealed class FactorShardProtocolTests : TestKit
         return x;
     }
 
-    private BeginHalfStep Begin(float[] y) => new(Run, 1, Side.Users, 0, _table.Items.Count, PackedGram(y), false);
+    private BeginHalfStep Begin(float[] y) => new(Run, 1, Side.Users, 0, _table.Items.Count, PackedGram(y), false, [], []);
 
     [Fact]
     public void Factor_blocks_that_arrive_before_BeginHalfStep_are_buffered_and_the_solve_matches_the_engine()
@@ -189,7 +189,7 @@ public sealed class FactorShardProtocolTests : TestKit
         _shard.Tell(Begin(y));
         ExpectMsg<HalfStepCompleted>(TimeSpan.FromSeconds(20));
 
-        _shard.Tell(new PublishFactors(Run, 1, Side.Items, Side.Users, 0, []));
+        _shard.Tell(new PublishFactors(Run, 1, Side.Items, Side.Users, 0, [], []));
         var published = ExpectMsg<FactorsPublished>();
         var sent = Enumerable.Range(0, published.Blocks).Select(_ => _region.ExpectMsg<FactorBlock>()).ToList();
         var x = ShardFactors();
@@ -207,10 +207,13 @@ public sealed class FactorShardProtocolTests : TestKit
                 }
             }
         }
-        Assert.Equal(sent.Sum(b => 4L * b.Rows.Length * (Options.Factors + 1)), published.Bytes);
+        // The bytes reported are the blocks' exact serialized sizes: 4 (k + 1) per row plus the header.
+        var serializer = Sys.Serialization.FindSerializerForType(typeof(FactorBlock));
+        Assert.Equal(sent.Sum(b => (long)serializer.ToBinary(b).Length), published.Bytes);
+        Assert.Equal(sent.Sum(b => 4L * b.Rows.Length * (Options.Factors + 1) + 37 + Run.Length), published.Bytes);
 
         // Items solving iteration 2 need the users' factors after iteration 2, which this shard does not have yet.
-        _shard.Tell(new PublishFactors(Run, 2, Side.Items, Side.Users, 0, []));
+        _shard.Tell(new PublishFactors(Run, 2, Side.Items, Side.Users, 0, [], []));
         _shard.Tell(new GetShardStatus(Side.Users, 0));
         ExpectMsg<ShardStatus>();
         _region.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -219,7 +222,7 @@ public sealed class FactorShardProtocolTests : TestKit
     [Fact]
     public void A_shard_asked_for_a_run_it_does_not_hold_replies_with_a_failure()
     {
-        _shard.Tell(new BeginHalfStep("run-unknown", 1, Side.Users, 0, 1, PackedGram(ItemFactors()), false));
+        _shard.Tell(new BeginHalfStep("run-unknown", 1, Side.Users, 0, 1, PackedGram(ItemFactors()), false, [], []));
         Assert.Contains("run-unknown", ExpectMsg<HalfStepCompleted>().Failure);
         _shard.Tell(new PrepareRun("run-unknown", Side.Users, 0, Options.ToWire(), 1, 1, 1, 2, 1, 1));
         Assert.NotNull(ExpectMsg<RunPrepared>().Failure);

@@ -20,10 +20,12 @@ public sealed class SerializerTests : IDisposable
         new PrepareRun("run-1", Side.Items, 3, Parameters, 10, 20, 2, 3, 7, 99),
         new RunPrepared("run-1", Side.Users, 1, 5, 123456789012, [1.5, -2.25, 3], 0.125, null),
         new RunPrepared("run-1", Side.Users, 1, 0, 0, [], 0, "failed: ünïcode"),
-        new BeginHalfStep("run-1", 4, Side.Users, 2, 17632, [1, 2, 3, 4, 5, 6], true),
-        new PublishFactors("run-1", 4, Side.Users, Side.Items, 1, [0, 3]),
+        new BeginHalfStep("run-1", 4, Side.Users, 2, 17632, [1, 2, 3, 4, 5, 6], true, [], []),
+        new BeginHalfStep("run-1", 4, Side.Users, 2, 17632, [1, 2, 3], false, [0.5f, -1f, 2f, 0.25f], [3f, 0.125f]),
+        new PublishFactors("run-1", 4, Side.Users, Side.Items, 1, [0, 3], []),
+        new PublishFactors("run-1", 4, Side.Users, Side.Items, 1, [], [1f, 0f, 0f, -1f]),
         new FactorsPublished("run-1", 4, Side.Users, Side.Items, 1, 3, 100, 6800),
-        new FactorBlock("run-1", 4, Side.Users, 2, 1, 0, 2, [5, 9], [1f, 2f, float.Epsilon, -0f, 5f, 6f]),
+        new FactorBlock("run-1", 4, Side.Users, 2, 1, 1, 2, 3, [5, 9], [1f, 2f, float.Epsilon, -0f, 5f, 6f]),
         new HalfStepCompleted("run-1", 4, Side.Items, 0, 12, [1, 2, 3], 1.5, 2.5, 3.5, 4.5, 0.001, null),
         new TrainingProgress("run-1", 2, Side.Items, 4, 1.25, 0.5, 1 << 30, 1, double.NaN),
         new TrainingCompleted("run-1", 3, 100, [90, 80, 70], 12.5),
@@ -73,7 +75,7 @@ public sealed class SerializerTests : IDisposable
     public void A_truncated_payload_is_rejected_not_misread()
     {
         var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerForType(typeof(FactorBlock));
-        var block = new FactorBlock("r", 1, Side.Users, 0, 1, 0, 1, [1, 2], [1f, 2f, 3f, 4f]);
+        var block = new FactorBlock("r", 1, Side.Users, 0, 1, 0, 1, 0, [1, 2], [1f, 2f, 3f, 4f]);
         var bytes = serializer.ToBinary(block);
         Assert.Throws<InvalidDataException>(() => serializer.FromBinary(bytes[..^3], serializer.Manifest(block)));
     }
@@ -83,8 +85,10 @@ public sealed class SerializerTests : IDisposable
     {
         var serializer = _system.Serialization.FindSerializerForType(typeof(FactorBlock));
         var rows = Enumerable.Range(0, 1000).ToArray();
-        var bytes = serializer.ToBinary(new FactorBlock("run-1", 1, Side.Users, 0, 1, 0, 1, rows, new float[1000 * 64])).Length;
+        var bytes = serializer.ToBinary(new FactorBlock("run-1", 1, Side.Users, 0, 1, 0, 1, 0, rows, new float[1000 * 64])).Length;
         Assert.InRange(bytes, 4 * 1000 * 65, 4 * 1000 * 65 + 64);
+        Assert.Equal(WalsSerializer.FactorBlockSize("run-1", 1000, 64), bytes);
+        Assert.Equal(WalsSerializer.FactorBlockSize("ünïcode-run", 3, 5), serializer.ToBinary(new FactorBlock("ünïcode-run", 1, Side.Items, 2, 1, 0, 1, 0, [1, 2, 3], new float[15])).Length);
     }
 
     private static void AssertDeepEqual(object? expected, object? actual, string path = "message")
