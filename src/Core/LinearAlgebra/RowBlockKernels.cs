@@ -12,9 +12,9 @@ namespace WalsCluster.Core.LinearAlgebra;
 /// </summary>
 public static class RowBlockKernels
 {
-    /// <summary>ap += sum_j w_j (y_j . p) y_j over four rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LowRank4(ref float y0, ref float y1, ref float y2, ref float y3, float w0, float w1, float w2, float w3, ref float p, ref float ap, int k)
+    /// <summary>The four dot products y_j . v with independent accumulators (v loaded once per 8 entries).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float, float, float, float) Dots4(ref float y0, ref float y1, ref float y2, ref float y3, ref float v, int k)
     {
         var i = 0;
         float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
@@ -24,11 +24,11 @@ public static class RowBlockKernels
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             for (; i < kv; i += 8)
             {
-                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y0, (nuint)i), vp, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y1, (nuint)i), vp, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y2, (nuint)i), vp, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y3, (nuint)i), vp, a3);
+                var vv = Vector256.LoadUnsafe(ref v, (nuint)i);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y0, (nuint)i), vv, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y1, (nuint)i), vv, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y2, (nuint)i), vv, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y3, (nuint)i), vv, a3);
             }
             t0 = Vector256.Sum(a0);
             t1 = Vector256.Sum(a1);
@@ -37,14 +37,23 @@ public static class RowBlockKernels
         }
         for (; i < k; i++)
         {
-            var pi = Unsafe.Add(ref p, i);
-            t0 += Unsafe.Add(ref y0, i) * pi;
-            t1 += Unsafe.Add(ref y1, i) * pi;
-            t2 += Unsafe.Add(ref y2, i) * pi;
-            t3 += Unsafe.Add(ref y3, i) * pi;
+            var vi = Unsafe.Add(ref v, i);
+            t0 += Unsafe.Add(ref y0, i) * vi;
+            t1 += Unsafe.Add(ref y1, i) * vi;
+            t2 += Unsafe.Add(ref y2, i) * vi;
+            t3 += Unsafe.Add(ref y3, i) * vi;
         }
+        return (t0, t1, t2, t3);
+    }
+
+    /// <summary>ap += sum_j w_j (y_j . p) y_j over four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LowRank4(ref float y0, ref float y1, ref float y2, ref float y3, float w0, float w1, float w2, float w3, ref float p, ref float ap, int k)
+    {
+        var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref p, k);
         float s0 = w0 * t0, s1 = w1 * t1, s2 = w2 * t2, s3 = w3 * t3;
-        i = 0;
+        var i = 0;
+        var kv = Vector256.IsHardwareAccelerated ? k & ~7 : 0;
         if (kv > 0)
         {
             var v0 = Vector256.Create(s0);
@@ -76,35 +85,10 @@ public static class RowBlockKernels
         float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3,
         ref float x, ref float b, ref float q, ref float d, int k)
     {
-        var i = 0;
-        float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-        var kv = Vector256.IsHardwareAccelerated ? k & ~7 : 0;
-        if (kv > 0)
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; i < kv; i += 8)
-            {
-                var vx = Vector256.LoadUnsafe(ref x, (nuint)i);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y0, (nuint)i), vx, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y1, (nuint)i), vx, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y2, (nuint)i), vx, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref y3, (nuint)i), vx, a3);
-            }
-            t0 = Vector256.Sum(a0);
-            t1 = Vector256.Sum(a1);
-            t2 = Vector256.Sum(a2);
-            t3 = Vector256.Sum(a3);
-        }
-        for (; i < k; i++)
-        {
-            var xi = Unsafe.Add(ref x, i);
-            t0 += Unsafe.Add(ref y0, i) * xi;
-            t1 += Unsafe.Add(ref y1, i) * xi;
-            t2 += Unsafe.Add(ref y2, i) * xi;
-            t3 += Unsafe.Add(ref y3, i) * xi;
-        }
+        var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
         float s0 = cw0 * t0, s1 = cw1 * t1, s2 = cw2 * t2, s3 = cw3 * t3;
-        i = 0;
+        var i = 0;
+        var kv = Vector256.IsHardwareAccelerated ? k & ~7 : 0;
         if (kv > 0)
         {
             Vector256<float> p0 = Vector256.Create(cp0), p1 = Vector256.Create(cp1), p2 = Vector256.Create(cp2), p3 = Vector256.Create(cp3);
