@@ -14,6 +14,24 @@ internal sealed class NodeProcesses : IDisposable
     private readonly List<Process> _processes = [];
 
     public NodeProcesses(int count, ITestOutputHelper output, string? configPath = null)
+        : this(count, line =>
+        {
+            try
+            {
+                output.WriteLine(line);
+            }
+            catch (InvalidOperationException)
+            {
+                // The test that owned the output has finished.
+            }
+        }, configPath)
+    {
+    }
+
+    /// <param name="count">Node processes to start.</param>
+    /// <param name="log">Receives every non-empty line a node writes to standard error.</param>
+    /// <param name="configPath">An overlay HOCON file for every node.</param>
+    public NodeProcesses(int count, Action<string> log, string? configPath = null)
     {
         var wals = Path.Combine(AppContext.BaseDirectory, "wals.dll");
         Assert.True(File.Exists(wals), $"{wals} is missing: the test project references src/Host so that it is copied there.");
@@ -44,13 +62,7 @@ internal sealed class NodeProcesses : IDisposable
                 {
                     if (!string.IsNullOrWhiteSpace(e.Data))
                     {
-                        try
-                        {
-                            output.WriteLine($"node {port} stderr: {e.Data}");
-                        }
-                        catch (InvalidOperationException)
-                        {
-                        }
+                        log($"node {port} stderr: {e.Data}");
                     }
                 };
                 process.BeginOutputReadLine();
