@@ -60,39 +60,53 @@ internal static class Overhead
         Console.WriteLine($"shards: {settings.UserShards} user, {settings.ItemShards} item; formula per user half-step {formula.UserRows:N0} rows in {formula.UserBlocks} blocks = {Mb(formula.UserBytes)} MB, per item half-step {formula.ItemRows:N0} rows in {formula.ItemBlocks} blocks = {Mb(formula.ItemBytes)} MB");
 
         var summary = new List<string>();
-        double? engineSeconds = null;
+        var engineRuns = new List<double>();
         if (engine)
         {
-            Console.WriteLine($"== engine (single process, WalsTrainer.Train); load {LoadAverage()}");
-            GC.Collect();
-            var matrix = table.ToUserItemMatrix();
-            watch.Restart();
-            var trained = new WalsTrainer(options).Train(matrix);
-            var total = watch.Elapsed.TotalSeconds;
-            foreach (var h in trained.History)
-            {
-                Console.WriteLine($"  iteration {h.Iteration}: {h.Seconds:F3} s (users {h.UserSeconds:F3}, items {h.ItemSeconds:F3}), loss {h.Loss:G7}");
-            }
-            engineSeconds = trained.History.Average(h => h.Seconds);
-            Console.WriteLine($"  mean {engineSeconds:F3} s per iteration; Train() {total:F1} s in all (building the weighted matrices and the final loss included)");
-            summary.Add($"| engine (1 process) | {engineSeconds:F3} | 1.00 | {trained.FinalLoss:G7} | - | - |");
-            matrix = null;
-            trained = null;
-            GC.Collect();
+            engineRuns.Add(Engine(table, options, summary, "engine (1 process), before the clusters"));
         }
+        var clusterRows = new List<(int Nodes, double Mean, double Loss, string Line)>();
         foreach (var n in nodeCounts)
         {
             Console.WriteLine($"== cluster of {n} wals node process{(n == 1 ? "" : "es")} + this client process; load {LoadAverage()}");
             var (mean, loss, line) = await ClusterAsync(n, table, options, settings, formula);
-            var ratio = engineSeconds is { } e ? $"{mean / e:F2}" : "-";
+            clusterRows.Add((n, mean, loss, line));
+        }
+        if (engine)
+        {
+            // Again after the clusters: the machine's load from other work changes during a run; the ratio uses the mean.
+            engineRuns.Add(Engine(table, options, summary, "engine (1 process), after the clusters"));
+        }
+        var engineMean = engineRuns.Count > 0 ? engineRuns.Average() : double.NaN;
+        foreach (var (n, mean, loss, line) in clusterRows)
+        {
+            var ratio = engineRuns.Count > 0 ? $"{mean / engineMean:F2}" : "-";
             summary.Add($"| {n}-node cluster | {mean:F3} | {ratio} | {loss:G7} | {line}");
         }
         Console.WriteLine();
-        Console.WriteLine($"| run | s per iteration (mean of {iterations}) | vs engine | final loss | factor-block MB per user / item half-step (sent by shards; formula {Mb(formula.UserBytes)} / {Mb(formula.ItemBytes)}) | loopback MB per user / item half-step (formula for cross-process pairs) |");
+        Console.WriteLine($"| run | s per iteration (mean of {iterations}) | vs engine (mean of its runs) | final loss | factor-block MB per user / item half-step (sent by shards; formula {Mb(formula.UserBytes)} / {Mb(formula.ItemBytes)}) | loopback MB per user / item half-step (formula for cross-process pairs) |");
         Console.WriteLine("| --- | ---: | ---: | ---: | --- | --- |");
         summary.ForEach(Console.WriteLine);
         Console.WriteLine($"load at the end: {LoadAverage()}");
         return 0;
+    }
+
+    private static double Engine(InteractionTable table, WalsOptions options, List<string> summary, string label)
+    {
+        Console.WriteLine($"== {label} (WalsTrainer.Train); load {LoadAverage()}");
+        GC.Collect();
+        var matrix = table.ToUserItemMatrix();
+        var watch = Stopwatch.StartNew();
+        var trained = new WalsTrainer(options).Train(matrix);
+        var total = watch.Elapsed.TotalSeconds;
+        foreach (var h in trained.History)
+        {
+            Console.WriteLine($"  iteration {h.Iteration}: {h.Seconds:F3} s (users {h.UserSeconds:F3}, items {h.ItemSeconds:F3}), loss {h.Loss:G7}");
+        }
+        var mean = trained.History.Average(h => h.Seconds);
+        Console.WriteLine($"  mean {mean:F3} s per iteration; Train() {total:F1} s in all (building the weighted matrices and the final loss included)");
+        summary.Add($"| {label} | {mean:F3} | - | {trained.FinalLoss:G7} | - | - |");
+        return mean;
     }
 
     private static async Task<(double Mean, double Loss, string Line)> ClusterAsync(int n, InteractionTable table, WalsOptions options, WalsSettings settings, Traffic formula)
@@ -139,6 +153,7 @@ internal static class Overhead
         Console.WriteLine($"  per iteration: {string.Join(", ", perIteration.Select(s => s.ToString("F3", CultureInfo.InvariantCulture)))} s, mean {mean:F3} s; PrepareRun about {prepare:F1} s; from ingested to completed {completedAt - ingestedAt:F1} s; whole run with ingestion {trained.Completed.Seconds:F1} s coordinator time");
         Console.WriteLine($"  peak RSS per node process: {string.Join(", ", peaks.Select(p => $"{p:F0} MiB"))}; client {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MiB");
         Console.WriteLine($"  loopback formula (pairs on different processes): {Mb(cross.UserBytes)} MB per user half-step, {Mb(cross.ItemBytes)} MB per item half-step");
+        Console.WriteLine($"  loopback over all {samples.Count} half-steps: measured {Mb(previous - loopbackStart)} MB, formula {Mb(userLoop.Count * cross.UserBytes + itemLoop.Count * cross.ItemBytes)} MB (the measure also holds Grams, acknowledgements and cluster gossip)");
         var sentUsers = samples.Where(s => s.Progress.Side == Side.Users).Average(s => (double)s.Progress.FactorBytes);
         var sentItems = samples.Where(s => s.Progress.Side == Side.Items).Average(s => (double)s.Progress.FactorBytes);
         var loss = trained.Completed.Losses.Length > 0 ? trained.Completed.Losses[^1] : trained.Completed.InitialLoss;

@@ -61,6 +61,12 @@ public sealed class FactorShard : ReceiveActor
 
     private void HandleBatch(InteractionBatch batch)
     {
+        if (_block is not null && _block.Run == batch.Run)
+        {
+            // A late re-send after PrepareRun: everything of the run is in the block already.
+            Sender.Tell(new InteractionBatchAccepted(batch.Run, _side, _shard, batch.Sequence, _block.Interactions.Pattern.NonZeros, true));
+            return;
+        }
         if (_ingest is null || _ingest.Run != batch.Run)
         {
             _ingest = new IngestBuffer(batch.Run);
@@ -96,7 +102,10 @@ public sealed class FactorShard : ReceiveActor
             Sender.Tell(Failed(e.Message));
             return;
         }
+        block.AllocateBuffers();
         _block = block;
+        // The block holds everything now; the ingestion lists (hundreds of MB on a large run) can go.
+        _ingest = null;
         _collectors.Clear();
         _completed.Clear();
         _pendingBegin = null;
@@ -147,7 +156,10 @@ public sealed class FactorShard : ReceiveActor
             return;
         }
         var collector = CollectorFor(_block, block.Iteration);
-        if (collector.Accept(block))
+        var fresh = collector.Accept(block);
+        // The rows are copied out (or were already): the block's array goes back to the pool for the next publisher.
+        BlockBuffers.Return(block.Values);
+        if (fresh)
         {
             TrySolve();
         }
@@ -297,7 +309,7 @@ public sealed class FactorShard : ReceiveActor
                 var start = part * rowsPerPart;
                 var n = Math.Min(rowsPerPart, local.Length - start);
                 var globals = GC.AllocateUninitializedArray<int>(n);
-                var values = GC.AllocateUninitializedArray<float>(n * k);
+                var values = BlockBuffers.Rent(n * k);
                 for (var j = 0; j < n; j++)
                 {
                     var r = local[start + j];

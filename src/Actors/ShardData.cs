@@ -128,10 +128,17 @@ public sealed class ShardBlock
     /// The buffer the factor blocks of the next half-step are copied into (FixedGlobals.Length x k), allocated once per run
     /// and reused: in a correct run the blocks of half-step t + 1 are only published after this shard finished t.
     /// </summary>
-    public float[] FixedBuffer => _fixedBuffer ??= GC.AllocateUninitializedArray<float>(checked(FixedGlobals.Length * K));
+    public float[] FixedBuffer => _fixedBuffer ??= new float[checked(FixedGlobals.Length * K)];
 
     /// <summary>A second factor array (Rows x k) a solve writes into; <see cref="ReplaceFactors"/> swaps it with the current one.</summary>
-    public float[] SpareFactors => _spare ??= GC.AllocateUninitializedArray<float>(_factors.Length);
+    public float[] SpareFactors => _spare ??= new float[_factors.Length];
+
+    /// <summary>Allocates the per-run buffers (block buffer, spare factors) now, at PrepareRun, rather than in the first half-step.</summary>
+    public void AllocateBuffers()
+    {
+        _ = FixedBuffer;
+        _ = SpareFactors;
+    }
 
     /// <summary>
     /// The current factors multiplied by <paramref name="rotation"/> (k x k) into a reused scratch array (for publishing

@@ -236,7 +236,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             BeginHalfStepManifest => new BeginHalfStep(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(), r.Bool(), r.Floats(), r.Floats()),
             PublishFactorsManifest => new PublishFactors(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Ints(), r.Floats()),
             FactorsPublishedManifest => new FactorsPublished(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Long()),
-            FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.Floats()),
+            FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.PooledFloats()),
             HalfStepCompletedManifest => new HalfStepCompleted(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(),
                 r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString()),
             TrainingProgressManifest => new TrainingProgress(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Double(), r.Double(), r.Long(), r.Int(), r.Double()),

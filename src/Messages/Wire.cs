@@ -140,7 +140,10 @@ internal ref struct WireReader
         return values;
     }
 
-    private T[] Raw<T>() where T : unmanaged
+    /// <summary>A float array read into an array rented from <see cref="BlockBuffers"/> (factor block values).</summary>
+    public float[] PooledFloats() => Raw<float>(pooled: true);
+
+    private T[] Raw<T>(bool pooled = false) where T : unmanaged
     {
         var n = Int();
         var size = Marshal.SizeOf<T>();
@@ -148,7 +151,7 @@ internal ref struct WireReader
         {
             throw new InvalidDataException($"Array length {n} is invalid at offset {_position}.");
         }
-        var values = new T[n];
+        var values = pooled && typeof(T) == typeof(float) ? (T[])(object)BlockBuffers.Rent(n) : new T[n];
         Take(n * size).CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }
