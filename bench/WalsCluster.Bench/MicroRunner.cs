@@ -8,6 +8,30 @@ namespace WalsCluster.Bench;
 /// <summary>Quick single-thread timings of the row solve, for profiling (not a BenchmarkDotNet run).</summary>
 internal static class MicroRunner
 {
+    /// <summary>Dense kernels: GFLOP/s of the rotation A Q and the Gram A^T A for 60,000 rows, 1 and 2 threads.</summary>
+    public static int Dense(string[] args)
+    {
+        var k = args.Length > 0 ? int.Parse(args[0]) : 256;
+        const int rows = 60_000;
+        var a = WalsTrainer.InitialFactors(rows, k, 1, 1f);
+        var q = WalsTrainer.InitialFactors(k, k, 2, 0.1f);
+        foreach (var threads in new[] { 1, 2 })
+        {
+            for (var rep = 0; rep < 3; rep++)
+            {
+                var watch = Stopwatch.StartNew();
+                MatrixKernels.MultiplyInPlace(a, rows, k, q, threads);
+                var rotate = watch.Elapsed.TotalSeconds;
+                watch.Restart();
+                var g = new double[k * k];
+                MatrixKernels.AddGram(a, rows, k, g, threads);
+                var gram = watch.Elapsed.TotalSeconds;
+                Console.WriteLine($"k {k}, {threads} thread(s): rotate {2.0 * rows * k * k / rotate / 1e9:F1} GFLOP/s, gram {1.0 * rows * k * k / gram / 1e9:F1} GFLOP/s (symmetric half counted)");
+            }
+        }
+        return 0;
+    }
+
     public static int Run(string[] args)
     {
         var k = args.Length > 0 ? int.Parse(args[0]) : 64;

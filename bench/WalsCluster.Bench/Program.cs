@@ -10,6 +10,10 @@ internal static class Program
         {
             return SweepRunner.Run(args[1..]);
         }
+        if (args.Length > 0 && args[0] == "dense")
+        {
+            return MicroRunner.Dense(args[1..]);
+        }
         if (args.Length > 0 && args[0] == "micro")
         {
             return MicroRunner.Run(args[1..]);

@@ -22,6 +22,7 @@ public static unsafe class MatrixKernels
         {
             throw new ArgumentException("Matrix sizes do not match.");
         }
+        var packed = PackPanels(m, k);
         var chunks = (rows + ChunkRows - 1) / ChunkRows;
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
             () => new float[ChunkRows * k],
@@ -30,7 +31,7 @@ public static unsafe class MatrixKernels
                 var r0 = chunk * ChunkRows;
                 var n = Math.Min(ChunkRows, rows - r0);
                 var slice = a.AsSpan(r0 * k, n * k);
-                Multiply(slice, n, k, m, buffer);
+                MultiplyPacked(slice, n, k, packed, buffer);
                 buffer.AsSpan(0, n * k).CopyTo(slice);
                 return buffer;
             },
@@ -44,21 +45,47 @@ public static unsafe class MatrixKernels
         {
             throw new ArgumentException("Matrix sizes do not match.");
         }
+        MultiplyPacked(a, rows, k, PackPanels(m, k), c);
+    }
+
+    /// <summary>
+    /// m (k x k, row-major) as contiguous panels of 16 columns: element (p, 16 q + jj) at [(q k + p) 16 + jj], the last
+    /// panel padded with zeros. A panel is then one 16 k-float block, read sequentially by the micro-kernel (in m itself
+    /// a panel's rows lie k floats apart, and at k = 256 they all fall into four L1 sets).
+    /// </summary>
+    public static float[] PackPanels(ReadOnlySpan<float> m, int k)
+    {
+        var panels = (k + 15) / 16;
+        var packed = new float[panels * k * 16];
+        for (var q = 0; q < panels; q++)
+        {
+            var width = Math.Min(16, k - q * 16);
+            for (var p = 0; p < k; p++)
+            {
+                m.Slice(p * k + q * 16, width).CopyTo(packed.AsSpan((q * k + p) * 16, width));
+            }
+        }
+        return packed;
+    }
+
+    /// <summary>c = a * m with m given as <see cref="PackPanels"/>: for each panel (held in L1), every 6-row block of a.</summary>
+    private static void MultiplyPacked(ReadOnlySpan<float> a, int rows, int k, float[] packed, Span<float> c)
+    {
         if (rows == 0 || k == 0)
         {
             return;
         }
         var tile = stackalloc float[Mr * 16];
-        fixed (float* pa = a, pm = m, pc = c)
+        fixed (float* pa = a, pm = packed, pc = c)
         {
-            for (var r0 = 0; r0 < rows; r0 += Mr)
+            for (var j0 = 0; j0 < k; j0 += 16)
             {
-                var mr = Math.Min(Mr, rows - r0);
-                var j0 = 0;
-                for (; j0 < k; j0 += 16)
+                var nr = Math.Min(16, k - j0);
+                var panel = pm + (long)j0 * k;
+                for (var r0 = 0; r0 < rows; r0 += Mr)
                 {
-                    var nr = Math.Min(16, k - j0);
-                    Tile(pa + (long)r0 * k, k, 1, mr, pm + j0, k, nr, k, tile);
+                    var mr = Math.Min(Mr, rows - r0);
+                    Tile(pa + (long)r0 * k, k, 1, mr, panel, 16, 16, k, tile);
                     for (var i = 0; i < mr; i++)
                     {
                         new ReadOnlySpan<float>(tile + i * 16, nr).CopyTo(new Span<float>(pc + (long)(r0 + i) * k + j0, nr));
