@@ -152,29 +152,55 @@ public static unsafe class MatrixKernels
         {
             return;
         }
-        var tile = stackalloc float[Mr * 16];
-        fixed (float* pa = a)
+        // The chunk of rows as contiguous 16-column panels (rows x 16 each, zero padded): both operands of every tile
+        // are then read sequentially, (ii, p) of the left one at panel(i0) + p * 16 + i0 % 16.
+        var panels = (k + 15) / 16;
+        var packed = System.Buffers.ArrayPool<float>.Shared.Rent(panels * rows * 16);
+        try
         {
-            for (var i0 = 0; i0 < k; i0 += Mr)
+            Array.Clear(packed, 0, panels * rows * 16);
+            for (var p = 0; p < rows; p++)
             {
-                var mr = Math.Min(Mr, k - i0);
-                // Tiles that hold some j >= i: start at the 16-aligned column block containing i0.
-                for (var j0 = i0 / 16 * 16; j0 < k; j0 += 16)
+                for (var q = 0; q < panels; q++)
                 {
-                    var nr = Math.Min(16, k - j0);
-                    // Element (ii, p) of the left operand is A[p, i0 + ii]: stride 1 across ii, k across p.
-                    Tile(pa + i0, 1, k, mr, pa + j0, k, nr, rows, tile);
-                    for (var ii = 0; ii < mr; ii++)
+                    var width = Math.Min(16, k - q * 16);
+                    a.Slice(p * k + q * 16, width).CopyTo(packed.AsSpan((q * rows + p) * 16, width));
+                }
+            }
+            var tile = stackalloc float[Mr * 16];
+            fixed (float* pp = packed)
+            {
+                for (var qi = 0; qi < panels; qi++)
+                {
+                    // Row blocks of 6, 6 and 4 inside each 16-column panel, so that a block never straddles two panels.
+                    for (var offset = 0; offset < 16 && qi * 16 + offset < k; offset += Mr)
                     {
-                        var i = i0 + ii;
-                        var row = gram.AsSpan(i * k);
-                        for (var jj = Math.Max(0, i - j0); jj < nr; jj++)
+                        var i0 = qi * 16 + offset;
+                        var mr = Math.Min(Math.Min(Mr, 16 - offset), k - i0);
+                        var left = pp + (long)qi * rows * 16 + offset;
+                        // Tiles that hold some j >= i start at the panel containing i0.
+                        for (var qj = qi; qj < panels; qj++)
                         {
-                            row[j0 + jj] += tile[ii * 16 + jj];
+                            var j0 = qj * 16;
+                            var nr = Math.Min(16, k - j0);
+                            Tile(left, 1, 16, mr, pp + (long)qj * rows * 16, 16, 16, rows, tile);
+                            for (var ii = 0; ii < mr; ii++)
+                            {
+                                var i = i0 + ii;
+                                var row = gram.AsSpan(i * k);
+                                for (var jj = Math.Max(0, i - j0); jj < nr; jj++)
+                                {
+                                    row[j0 + jj] += tile[ii * 16 + jj];
+                                }
+                            }
                         }
                     }
                 }
             }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(packed);
         }
     }
 
