@@ -65,6 +65,7 @@ internal static class MicroRunner
             Console.WriteLine($"k {k} n {n}: {s * 1e9 / m.NonZeros / 4:F1} ns per entry-pass, {s * 1e9 / rows:F0} ns per row");
         }
         var ws = new CgWorkspace(k);
+        var steps = args.Length > 3 ? int.Parse(args[3]) : 3;
         for (var rep = 0; rep < 3; rep++)
         {
             var watch = Stopwatch.StartNew();
@@ -72,9 +73,9 @@ internal static class MicroRunner
             {
                 var start = m.RowStart[u];
                 var len = m.RowStart[u + 1] - start;
-                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, 3, true, x.AsSpan(u * k, k), ws);
+                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws);
             }
-            Console.WriteLine($"direct CgRow: {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row");
+            Console.WriteLine($"direct CgRow ({steps} steps): {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row, {watch.Elapsed.TotalSeconds * 1e9 / m.NonZeros:F1} ns per entry");
         }
         var a = new float[k];
         var b = new float[k];
