@@ -191,7 +191,7 @@ public sealed class WalsTrainer
     /// </summary>
     public static float[] InitialFactors(int rows, int k, int seed, float scale)
     {
-        var values = new float[(long)rows * k];
+        var values = FactorArrays.Allocate((long)rows * k);
         for (var r = 0; r < rows; r++)
         {
             InitialRow(seed, r, scale, values.AsSpan(r * k, k));

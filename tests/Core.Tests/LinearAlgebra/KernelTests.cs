@@ -218,3 +218,32 @@ public sealed class CgKernelTests
         }
     }
 }
+
+public sealed class FactorArraysTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1000)]
+    [InlineData(3_000_000)]
+    public void Factor_arrays_are_zeroed_and_of_the_requested_length(int count)
+    {
+        var a = FactorArrays.Allocate(count);
+        Assert.Equal(count, a.Length);
+        Assert.All(a, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Large_factor_arrays_are_advised_to_use_huge_pages_on_linux()
+    {
+        var before = FactorArrays.HugePagesAdvised;
+        FactorArrays.Allocate(4_000_000);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(FactorArrays.HugePagesAdvised > before, "madvise(MADV_HUGEPAGE) was not accepted for a 16 MB array.");
+        }
+        else
+        {
+            Assert.Equal(before, FactorArrays.HugePagesAdvised);
+        }
+    }
+}
