@@ -226,6 +226,10 @@ public static unsafe class MatrixKernels
         {
             Kernel6x16(l, ls, lp, r, rs, depth, tile);
         }
+        else if (Vector256.IsHardwareAccelerated && mr == 4 && nr == 16)
+        {
+            Kernel4x16(l, ls, lp, r, rs, depth, tile);
+        }
         else if (Vector256.IsHardwareAccelerated && mr == Mr && nr >= 8)
         {
             Kernel6x8(l, ls, lp, r, rs, depth, tile);
@@ -308,6 +312,37 @@ public static unsafe class MatrixKernels
         c30.Store(tile + 48); c31.Store(tile + 56);
         c40.Store(tile + 64); c41.Store(tile + 72);
         c50.Store(tile + 80); c51.Store(tile + 88);
+    }
+
+    /// <summary>The 4-row block of a 16-column panel (the Gram's row blocks are 6, 6 and 4 per panel).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel4x16(float* l, int ls, int lp, float* r, int rs, int depth, float* tile)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        float* l0 = l, l1 = l + ls, l2 = l + 2 * ls, l3 = l + 3 * ls;
+        for (var p = 0; p < depth; p++)
+        {
+            var rp = r + (long)p * rs;
+            var r0 = Vector256.Load(rp);
+            var r1 = Vector256.Load(rp + 8);
+            long o = (long)p * lp;
+            var a = Vector256.Create(l0[o]);
+            c00 = Vector256.FusedMultiplyAdd(a, r0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a, r1, c01);
+            a = Vector256.Create(l1[o]);
+            c10 = Vector256.FusedMultiplyAdd(a, r0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a, r1, c11);
+            a = Vector256.Create(l2[o]);
+            c20 = Vector256.FusedMultiplyAdd(a, r0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a, r1, c21);
+            a = Vector256.Create(l3[o]);
+            c30 = Vector256.FusedMultiplyAdd(a, r0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a, r1, c31);
+        }
+        c00.Store(tile); c01.Store(tile + 8);
+        c10.Store(tile + 16); c11.Store(tile + 24);
+        c20.Store(tile + 32); c21.Store(tile + 40);
+        c30.Store(tile + 48); c31.Store(tile + 56);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
