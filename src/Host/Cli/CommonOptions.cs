@@ -42,6 +42,10 @@ internal sealed class InputOptions
             Columns = columns is null ? null : ParseColumns(columns),
             MinValue = result.GetValue(MinValue),
             SkipBadRows = result.GetValue(SkipBadRows),
+            // Progress of long reads on stderr, every million rows (Spectre's live displays would fight the per-iteration lines).
+            Progress = p => Console.Error.WriteLine(p.TotalBytes is { } total && total > 0
+                ? $"  read {p.RowsRead:N0} rows ({100.0 * p.BytesRead / total:F0}% of {total / 1e6:F0} MB)"
+                : $"  read {p.RowsRead:N0} rows"),
         };
     }
 

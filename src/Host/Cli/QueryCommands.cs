@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using Spectre.Console;
 using WalsCluster.Core.Model;
 using WalsCluster.Core.Ranking;
+using WalsCluster.Core.Wals;
+using WalsCluster.Messages;
 using WalsCluster.Embedding.ColdStart;
 
 namespace WalsCluster.Host.Cli;
@@ -14,7 +16,7 @@ internal static class QueryCommands
     {
         var model = new Option<string?>("--model") { Description = "The model file (or give --cluster)." };
         var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file (with --user or --items)." };
-        var foldIn = new Option<string?>("--items") { Description = "With --cluster: fold in a user who is not in the model from ITEM[:VALUE],... (value 1 when omitted)." };
+        var foldIn = new Option<string?>("--items") { Description = "Fold in a user who is not in the model from ITEM[:VALUE],... (value 1 when omitted): one exact solve against the item factors." };
         var user = new Option<string?>("--user") { Description = "External user id (give --user or --text)." };
         var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to x = W^T e + b and scored x . y_i." };
         var embeddingModel = new Option<string?>("--embedding-model") { Description = "With --text: the encoder, when the one stored in the model has moved (default: the stored name or folder)." };
@@ -38,11 +40,31 @@ internal static class QueryCommands
                 }
                 return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(result.GetValue(user), null, result.GetValue(foldIn), result.GetValue(k)), result.GetValue(json));
             }
-            if (result.GetValue(foldIn) is not null)
-            {
-                throw new ArgumentException("--items (fold-in) needs --cluster.");
-            }
             var modelPath = result.GetValue(model) ?? throw new ArgumentException("Give --model PATH (or --cluster HOST:PORT).");
+            if (result.GetValue(foldIn) is { } given)
+            {
+                if (result.GetValue(user) is not null || result.GetValue(text) is not null)
+                {
+                    throw new ArgumentException("Give exactly one of --user, --items and --text.");
+                }
+                var local = SavedModel.Load(modelPath);
+                var parsed = (RecommendForItems)Cluster.ClusterCommands.Query(null, null, given, result.GetValue(k));
+                var pairs = new List<(int Item, float Value)>();
+                for (var i = 0; i < parsed.Items.Length; i++)
+                {
+                    var at = local.Model.Items.IndexOf(parsed.Items[i]);
+                    if (at < 0)
+                    {
+                        throw new ArgumentException($"Item '{parsed.Items[i]}' is not in the model ({local.Model.Items.Count} items).");
+                    }
+                    pairs.Add((at, parsed.Values[i]));
+                }
+                var vector = new FoldIn(local.Model).Solve(pairs);
+                var exclude = pairs.Select(p => p.Item).Distinct().Order().ToArray();
+                var ranked = new FactorRanker(local.Model).Recommend(vector, CheckK(result.GetValue(k)), result.GetValue(includeSeen) ? default : exclude);
+                Print(result.GetValue(json), "items", given, ranked, local.Model);
+                return 0;
+            }
             var saved = SavedModel.Load(modelPath);
             var query = result.GetValue(text);
             if (query is not null == result.GetValue(user) is not null)
