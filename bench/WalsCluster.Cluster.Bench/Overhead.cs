@@ -51,8 +51,19 @@ internal static class Overhead
         }
         var options = new WalsOptions
         {
-            Factors = factors, Iterations = iterations, Solver = WalsSolver.ConjugateGradient, CgSteps = 3, CgPreconditioner = CgPreconditioner.None,
-            Transform = ConfidenceTransform.Log, Epsilon = 1, Beta = 0, Alpha = 1, UnobservedWeight = 1, Regularization = 0.05f, RegularizationExponent = 0, Seed = 42,
+            Factors = factors,
+            Iterations = iterations,
+            Solver = WalsSolver.ConjugateGradient,
+            CgSteps = 3,
+            CgPreconditioner = CgPreconditioner.None,
+            Transform = ConfidenceTransform.Log,
+            Epsilon = 1,
+            Beta = 0,
+            Alpha = 1,
+            UnobservedWeight = 1,
+            Regularization = 0.05f,
+            RegularizationExponent = 0,
+            Seed = 42,
         }.Validate();
         Console.WriteLine($"options: k {factors}, CG 3 steps (no preconditioner), log transform, beta 0, alpha 1, lambda 0.05, {iterations} iterations, threads {options.EffectiveThreads}");
         var settings = WalsSettings.FromConfig(ConfigurationFactory.ParseString(""));
