@@ -2,6 +2,7 @@ using WalsCluster.Actors;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Metrics;
 using WalsCluster.Core.Splits;
+using WalsCluster.Core.Tests.Data;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
