@@ -3,6 +3,7 @@ using System.Globalization;
 using Akka.Actor;
 using Akka.Configuration;
 using WalsCluster.Actors;
+using WalsCluster.Host.Cluster;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
@@ -124,7 +125,14 @@ internal static class Overhead
     private static async Task<(double Mean, double Loss, string Line)> ClusterAsync(int n, InteractionTable table, WalsOptions options, WalsSettings settings, Traffic formula)
     {
         var total = Stopwatch.StartNew();
-        using var nodes = new NodeProcesses(n, TimeSpan.FromSeconds(120));
+        // wals.dll is copied beside the bench (it references src/Host); only the nodes' warnings and errors are shown.
+        using var nodes = LocalCluster.Start(n, line =>
+        {
+            if (line.Contains("[WARNING]") || line.Contains("[ERROR]"))
+            {
+                Console.Error.WriteLine("  " + line);
+            }
+        }, TimeSpan.FromSeconds(120), walsDll: Path.Combine(AppContext.BaseDirectory, "wals.dll"));
         Console.WriteLine($"  {n} node(s) up in {total.Elapsed.TotalSeconds:F1} s");
         await using var client = await WalsClient.ConnectAsync(nodes.Seed, TimeSpan.FromSeconds(60));
         var samples = new List<(TrainingProgress Progress, long Loopback, double At)>();

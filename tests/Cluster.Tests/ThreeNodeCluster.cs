@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using WalsCluster.Actors;
+using WalsCluster.Host.Cluster;
 
 namespace WalsCluster.Cluster.Tests;
 
@@ -11,20 +12,26 @@ namespace WalsCluster.Cluster.Tests;
 public sealed class ThreeNodeCluster : IAsyncDisposable, IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private NodeProcesses? _nodes;
+    private LocalCluster? _nodes;
     private WalsClient? _client;
 
     /// <summary>What the nodes wrote to standard error (tests print it).</summary>
     public ConcurrentQueue<string> Log { get; } = new();
 
-    internal NodeProcesses Nodes => _nodes ?? throw new InvalidOperationException("The cluster has not been started.");
+    internal LocalCluster Nodes => _nodes ?? throw new InvalidOperationException("The cluster has not been started.");
 
     public async Task<WalsClient> ClientAsync()
     {
         await _gate.WaitAsync();
         try
         {
-            _nodes ??= new NodeProcesses(3, Log.Enqueue);
+            if (_nodes is null)
+            {
+                // The test project references src/Host, so wals.dll is copied beside the tests.
+                var wals = Path.Combine(AppContext.BaseDirectory, "wals.dll");
+                Assert.True(File.Exists(wals), $"{wals} is missing.");
+                _nodes = LocalCluster.Start(3, Log.Enqueue, walsDll: wals);
+            }
             return _client ??= await WalsClient.ConnectAsync(_nodes.Seed, TimeSpan.FromSeconds(60));
         }
         finally

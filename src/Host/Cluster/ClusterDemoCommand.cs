@@ -38,7 +38,7 @@ internal static class ClusterDemoCommand
             }
             var table = InteractionLoader.Load(result.GetValue(input)!, new LoadOptions { Format = InputOptions.ParseEnum<DataFormat>(result.GetValue(format)!, "format") }).Table;
             var options = new WalsOptions { Factors = result.GetValue(factors), Iterations = result.GetValue(iterations), Threads = Math.Max(1, Environment.ProcessorCount / n) }.Validate();
-            using var cluster = LocalCluster.Start(n, Console.Out);
+            using var cluster = LocalCluster.Start(n, line => Console.WriteLine("  " + line));
             var (_, code) = ClusterCommands.Run(cluster.Seed, async client =>
             {
                 Console.WriteLine($"training {table.Users.Count:N0} users x {table.Items.Count:N0} items ({table.Count:N0} interactions), k = {options.Factors}, {options.Iterations} iterations on {n} nodes");
@@ -68,8 +68,12 @@ internal static class ClusterDemoCommand
     }
 }
 
-/// <summary>N <c>wals node</c> child processes on 127.0.0.1 with free ports; disposing stops them.</summary>
-internal sealed class LocalCluster : IDisposable
+/// <summary>
+/// N <c>wals node</c> child processes on 127.0.0.1 with free ports (the demo, the multi-process tests and the cluster
+/// bench all start their nodes with it). Disposing asks each node to leave ("stop" on its standard input) and kills only
+/// one that has not exited in 20 s.
+/// </summary>
+public sealed class LocalCluster : IDisposable
 {
     private readonly List<Process> _nodes = [];
 
@@ -81,45 +85,57 @@ internal sealed class LocalCluster : IDisposable
 
     public IReadOnlyList<int> Ports { get; private set; } = [];
 
-    public static LocalCluster Start(int count, TextWriter log, TimeSpan? timeout = null)
+    public IReadOnlyList<Process> Processes => _nodes;
+
+    /// <param name="count">Node processes to start.</param>
+    /// <param name="log">Receives each node's "up" line and every non-empty line it writes to standard error.</param>
+    /// <param name="timeout">How long to wait for every node to be up (default 60 s).</param>
+    /// <param name="configPath">An overlay HOCON file for every node.</param>
+    /// <param name="walsDll">The wals.dll to run with dotnet (default: this executable again).</param>
+    public static LocalCluster Start(int count, Action<string> log, TimeSpan? timeout = null, string? configPath = null, string? walsDll = null)
     {
         var cluster = new LocalCluster();
+        var wait = timeout ?? TimeSpan.FromSeconds(60);
         try
         {
             var ports = Enumerable.Range(0, count).Select(_ => FreePort()).ToArray();
             cluster.Ports = ports;
             cluster.Seed = $"127.0.0.1:{ports[0]}";
-            var up = new CountdownEvent(count);
+            using var up = new CountdownEvent(count);
             foreach (var port in ports)
             {
-                var args = $"node --host 127.0.0.1 --port {port} --seed-nodes {cluster.Seed} --roles trainer,query --stop-on-stdin";
-                var process = StartSelf(args);
+                var args = $"node --host 127.0.0.1 --port {port} --seed-nodes {cluster.Seed} --roles trainer,query --stop-on-stdin"
+                    + (configPath is null ? "" : $" --config \"{configPath}\"");
+                var process = walsDll is null ? StartSelf(args) : Start("dotnet", $"\"{walsDll}\" {args}");
                 process.OutputDataReceived += (_, e) =>
                 {
-                    if (e.Data is null)
+                    if (e.Data?.StartsWith(NodeCommand.UpLine, StringComparison.Ordinal) == true)
                     {
-                        return;
-                    }
-                    if (e.Data.StartsWith(NodeCommand.UpLine, StringComparison.Ordinal))
-                    {
-                        log.WriteLine($"  node {port}: {e.Data}");
-                        up.Signal();
+                        log($"node {port}: {e.Data}");
+                        try
+                        {
+                            up.Signal();
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // Start has already given up on this node.
+                        }
                     }
                 };
                 process.ErrorDataReceived += (_, e) =>
                 {
-                    if (e.Data is not null)
+                    if (!string.IsNullOrWhiteSpace(e.Data))
                     {
-                        log.WriteLine($"  node {port} stderr: {e.Data}");
+                        log($"node {port} stderr: {e.Data}");
                     }
                 };
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
                 cluster._nodes.Add(process);
             }
-            if (!up.Wait(timeout ?? TimeSpan.FromSeconds(60)))
+            if (!up.Wait(wait))
             {
-                throw new IOException($"Only {count - up.CurrentCount} of {count} nodes came up within {(timeout ?? TimeSpan.FromSeconds(60)).TotalSeconds:0} s.");
+                throw new IOException($"Only {count - up.CurrentCount} of {count} nodes came up within {wait.TotalSeconds:0} s.");
             }
             return cluster;
         }
@@ -130,20 +146,39 @@ internal sealed class LocalCluster : IDisposable
         }
     }
 
+    /// <summary>Each node's peak resident memory in MiB (VmHWM of /proc; -1 where it cannot be read).</summary>
+    public double[] PeakResidentMiB() => _nodes.Select(p =>
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{p.Id}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return -1;
+        }
+    }).ToArray();
+
     /// <summary>Starts this executable again (the apphost, or dotnet wals.dll) with <paramref name="arguments"/>.</summary>
     private static Process StartSelf(string arguments)
     {
         var self = Environment.ProcessPath ?? throw new IOException("Cannot find the running executable.");
         var dll = typeof(LocalCluster).Assembly.Location;
         var viaDotnet = Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase);
-        var info = new ProcessStartInfo(self, viaDotnet ? $"\"{dll}\" {arguments}" : arguments)
+        return Start(self, viaDotnet ? $"\"{dll}\" {arguments}" : arguments);
+    }
+
+    private static Process Start(string file, string arguments)
+    {
+        var info = new ProcessStartInfo(file, arguments)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        return Process.Start(info) ?? throw new IOException($"Could not start {self} {arguments}.");
+        return Process.Start(info) ?? throw new IOException($"Could not start {file} {arguments}.");
     }
 
     private static int FreePort()
@@ -164,7 +199,7 @@ internal sealed class LocalCluster : IDisposable
                 node.StandardInput.WriteLine("stop");
                 node.StandardInput.Close();
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or InvalidOperationException)
             {
             }
         }
