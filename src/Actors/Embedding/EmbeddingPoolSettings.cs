@@ -14,23 +14,12 @@ public sealed record EmbeddingPoolSettings
     /// <summary>Id of the pinned dispatcher (one dedicated thread per embedder) defined in <see cref="DefaultConfig"/>.</summary>
     public const string DispatcherId = "wals.embedding.pinned-dispatcher";
 
-    /// <summary>The defaults, with comments; include it in the ActorSystem's configuration so the dispatcher exists.</summary>
-    public static Config DefaultConfig { get; } = ConfigurationFactory.ParseString("""
-        wals.embedding {
-          # Devices of this node, one Embedder (one encoder session) each: "cpu" or "cuda:N".
-          devices = ["cpu"]
-          # Most texts in one encoder call; whole requests are batched, a larger single request runs alone.
-          max-batch-texts = 32
-          # Longest a queued request waits for more texts before a partial batch is sent to an idle embedder.
-          max-wait = 10ms
-          # Most texts waiting in the pool; a request that does not fit is answered "busy", never dropped.
-          max-queued-texts = 1024
-          # Each Embedder runs on its own thread, so a long inference blocks no other actor.
-          pinned-dispatcher {
-            type = PinnedDispatcher
-          }
-        }
-        """);
+    /// <summary>
+    /// The defaults: section <c>wals.embedding</c> of the reference configuration (hocon/reference.conf, with comments),
+    /// which every node's configuration (<see cref="WalsSystem.Config"/>) already includes, so the dispatcher exists.
+    /// On its own (a local pool, tests) it runs with the local actor provider: no remoting, no port.
+    /// </summary>
+    public static Config DefaultConfig { get; } = ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(WalsSettings.Reference);
 
     /// <summary>Devices of this node (<c>devices</c>), each <c>cpu</c> or <c>cuda:N</c>.</summary>
     public IReadOnlyList<string> Devices { get; init; } = ["cpu"];

@@ -6,6 +6,15 @@ namespace WalsCluster.Actors.Tests.Embedding;
 public sealed class EmbeddingPoolSettingsTests
 {
     [Fact]
+    public void Every_node_configuration_carries_the_embedding_defaults_and_the_pinned_dispatcher()
+    {
+        var node = WalsSystem.Config(new NodeAddress("127.0.0.1", 4053, [], [WalsSystem.TrainerRole]));
+        Assert.Equal("PinnedDispatcher", node.GetString(EmbeddingPoolSettings.DispatcherId + ".type"));
+        Assert.Equal(new EmbeddingPoolSettings().Devices, EmbeddingPoolSettings.FromConfig(node).Devices);
+        Assert.Equal(new EmbeddingPoolSettings().MaxBatchTexts, EmbeddingPoolSettings.FromConfig(node).MaxBatchTexts);
+    }
+
+    [Fact]
     public void The_defaults_are_the_documented_ones()
     {
         var s = EmbeddingPoolSettings.FromConfig(Config.Empty);
