@@ -67,45 +67,9 @@ public sealed record WalsSettings
         };
     }
 
-    private static int Int(Config c, string key, int min, int max)
-    {
-        if (!c.HasPath(key))
-        {
-            throw new ConfigurationException($"Configuration key '{Section}.{key}' is missing.");
-        }
-        int value;
-        try
-        {
-            value = c.GetInt(key);
-        }
-        catch (Exception e) when (e is not ConfigurationException)
-        {
-            throw new ConfigurationException($"Configuration key '{Section}.{key}' = '{c.GetString(key)}' is not an integer.");
-        }
-        return value >= min && value <= max
-            ? value
-            : throw new ConfigurationException($"Configuration key '{Section}.{key}' = {value} is out of range: it must be between {min} and {max}.");
-    }
+    private static int Int(Config c, string key, int min, int max) => ConfigKeys.Int(c, Section, key, min, max);
 
-    private static TimeSpan Duration(Config c, string key)
-    {
-        if (!c.HasPath(key))
-        {
-            throw new ConfigurationException($"Configuration key '{Section}.{key}' is missing.");
-        }
-        TimeSpan value;
-        try
-        {
-            value = c.GetTimeSpan(key, null, allowInfinite: false);
-        }
-        catch (Exception e) when (e is not ConfigurationException)
-        {
-            throw new ConfigurationException($"Configuration key '{Section}.{key}' = '{c.GetString(key)}' is not a duration (e.g. 30s).");
-        }
-        return value > TimeSpan.Zero
-            ? value
-            : throw new ConfigurationException($"Configuration key '{Section}.{key}' = {value} must be a positive duration.");
-    }
+    private static TimeSpan Duration(Config c, string key) => ConfigKeys.Duration(c, Section, key, allowZero: false, "30s");
 
     private static Config LoadReference()
     {
