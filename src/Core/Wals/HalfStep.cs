@@ -67,8 +67,37 @@ public static class HalfStep
     internal static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, int maxGatherFloats)
     {
         var k = options.Factors;
-        var watch = Stopwatch.StartNew();
         var w0 = options.UnobservedWeight;
+        var pattern = rows.Pattern;
+        var jacobi = options.CgPreconditioner == CgPreconditioner.Jacobi;
+        return SolveRows(rows, factors, fixedSideCount, options,
+            (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
+            {
+                if (u + 1 < rows.Rows)
+                {
+                    // The first pass prefetches within a row only; ask now for the next row's first entries
+                    // (and its warm start), which this row's solve then hides.
+                    PrefetchRowStart(pattern, u + 1, fixedFactors, factors, k);
+                }
+                CgRow(
+                    pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
+                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats);
+                return true;
+            },
+            u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.");
+    }
+
+    /// <summary>Solves one row in place in <paramref name="x"/>; false when its system cannot be solved.</summary>
+    private delegate bool RowSolver(int row, int start, int entries, float lambdaU, Span<float> x, CgWorkspace ws);
+
+    /// <summary>
+    /// The shared driver of both solvers: rows in parallel over dynamic chunks of 16 (heavy rows do not stall a
+    /// thread), lambda_u per row, the non-finite check, the regularization after the solve, the summed loss terms.
+    /// </summary>
+    private static HalfStepResult SolveRows(WeightedInteractions rows, float[] factors, int fixedSideCount, WalsOptions options, RowSolver solve, Func<int, string> failure)
+    {
+        var k = options.Factors;
+        var watch = Stopwatch.StartNew();
         var pattern = rows.Pattern;
         var chunks = (rows.Rows + ChunkRows - 1) / ChunkRows;
         var totals = new Accumulator();
@@ -84,32 +113,32 @@ public static class HalfStep
                     var n = pattern.RowStart[u + 1] - start;
                     var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
                     var x = factors.AsSpan(u * k, k);
-                    if (u + 1 < rows.Rows)
-                    {
-                        // The first pass prefetches within a row only; ask now for the next row's first entries
-                        // (and its warm start), which this row's solve then hides.
-                        PrefetchRowStart(pattern, u + 1, fixedFactors, factors, k);
-                    }
-                    CgRow(
-                        pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
-                        fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, options.CgPreconditioner == CgPreconditioner.Jacobi,
-                        x, ws, maxGatherFloats);
-                    if (!IsFinite(x))
+                    if (!solve(u, start, n, lambdaU, x, ws) || !IsFinite(x))
                     {
                         Volatile.Write(ref failed, u);
                         state.Stop();
                         return ws;
                     }
-                    ws.RegularizationAfter += lambdaU * (double)VectorKernels.Dot(x, x);
+                    ws.RegAfter += lambdaU * SquaredNorm(x);
                 }
                 return ws;
             },
             ws => totals.Add(ws));
         if (failed >= 0)
         {
-            throw new NonFiniteFactorsException($"Row {failed} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.");
+            throw new NonFiniteFactorsException(failure(failed));
         }
         return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds);
+    }
+
+    private static double SquaredNorm(ReadOnlySpan<float> x)
+    {
+        double sum = 0;
+        foreach (var v in x)
+        {
+            sum += (double)v * v;
+        }
+        return sum;
     }
 
     /// <summary>
@@ -252,93 +281,64 @@ public static class HalfStep
     public static HalfStepResult SolveCholesky(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options)
     {
         var k = options.Factors;
-        var watch = Stopwatch.StartNew();
         var w0 = options.UnobservedWeight;
         var pattern = rows.Pattern;
-        var chunks = (rows.Rows + ChunkRows - 1) / ChunkRows;
-        var totals = new Accumulator();
-        var failed = -1;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads },
-            () => new CgWorkspace(k),
-            (chunk, state, ws) =>
+        return SolveRows(rows, factors, fixedSideCount, options,
+            (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
             {
                 var a = ws.DenseA;
                 var bd = ws.DenseB;
-                var end = Math.Min(rows.Rows, (chunk + 1) * ChunkRows);
-                for (var u = chunk * ChunkRows; u < end; u++)
+                for (var i = 0; i < k * k; i++)
                 {
-                    var start = pattern.RowStart[u];
-                    var n = pattern.RowStart[u + 1] - start;
-                    var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
-                    var x = factors.AsSpan(u * k, k);
-                    for (var i = 0; i < k * k; i++)
-                    {
-                        a[i] = w0 * gram[i];
-                    }
-                    double implicitLoss = 0, xx = 0;
-                    for (var i = 0; i < k; i++)
-                    {
-                        a[i * k + i] += lambdaU;
-                        bd[i] = 0;
-                        xx += (double)x[i] * x[i];
-                        double gx = 0;
-                        for (var j = 0; j < k; j++)
-                        {
-                            gx += gram[i * k + j] * x[j];
-                        }
-                        implicitLoss += w0 * x[i] * gx;
-                    }
-                    double observed = 0;
-                    for (var e = start; e < start + n; e++)
-                    {
-                        var y = fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k);
-                        var t = VectorKernels.Dot(y, x);
-                        observed += rows.Cp[e] * (1.0 - 2.0 * t) + (double)rows.Cw[e] * t * t;
-                        AddRankOneUpper(a, k, rows.Cw[e], y);
-                        var cpe = (double)rows.Cp[e];
-                        for (var i = 0; i < k; i++)
-                        {
-                            bd[i] += cpe * y[i];
-                        }
-                    }
-                    for (var i = 0; i < k; i++)
-                    {
-                        for (var j = i + 1; j < k; j++)
-                        {
-                            a[j * k + i] = a[i * k + j];
-                        }
-                    }
-                    ws.Observed += observed;
-                    ws.Implicit += implicitLoss;
-                    ws.RegBefore += lambdaU * xx;
-                    if (!Dense.CholeskySolveInPlace(a, k, bd))
-                    {
-                        Volatile.Write(ref failed, u);
-                        state.Stop();
-                        return ws;
-                    }
-                    double after = 0;
-                    for (var i = 0; i < k; i++)
-                    {
-                        x[i] = (float)bd[i];
-                        after += bd[i] * bd[i];
-                    }
-                    if (!IsFinite(x))
-                    {
-                        Volatile.Write(ref failed, u);
-                        state.Stop();
-                        return ws;
-                    }
-                    ws.RegAfter += lambdaU * after;
+                    a[i] = w0 * gram[i];
                 }
-                return ws;
+                double implicitLoss = 0, xx = 0;
+                for (var i = 0; i < k; i++)
+                {
+                    a[i * k + i] += lambdaU;
+                    bd[i] = 0;
+                    xx += (double)x[i] * x[i];
+                    double gx = 0;
+                    for (var j = 0; j < k; j++)
+                    {
+                        gx += gram[i * k + j] * x[j];
+                    }
+                    implicitLoss += w0 * x[i] * gx;
+                }
+                double observed = 0;
+                for (var e = start; e < start + n; e++)
+                {
+                    var y = fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k);
+                    var t = VectorKernels.Dot(y, x);
+                    observed += rows.Cp[e] * (1.0 - 2.0 * t) + (double)rows.Cw[e] * t * t;
+                    AddRankOneUpper(a, k, rows.Cw[e], y);
+                    var cpe = (double)rows.Cp[e];
+                    for (var i = 0; i < k; i++)
+                    {
+                        bd[i] += cpe * y[i];
+                    }
+                }
+                for (var i = 0; i < k; i++)
+                {
+                    for (var j = i + 1; j < k; j++)
+                    {
+                        a[j * k + i] = a[i * k + j];
+                    }
+                }
+                ws.Observed += observed;
+                ws.Implicit += implicitLoss;
+                ws.RegBefore += lambdaU * xx;
+                if (!Dense.CholeskySolveInPlace(a, k, bd))
+                {
+                    return false;
+                }
+                for (var i = 0; i < k; i++)
+                {
+                    x[i] = (float)bd[i];
+                }
+                return true;
             },
-            ws => totals.Add(ws));
-        if (failed >= 0)
-        {
-            throw new NonFiniteFactorsException($"Row {failed}: A_u is not positive definite or its solution is not finite in the Cholesky half-step; raise the regularization.");
-        }
-        return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds);
+            u => $"Row {u}: A_u is not positive definite or its solution is not finite in the Cholesky half-step; raise the regularization.");
     }
 
     /// <summary>a (upper triangle) += w y y^T, in double.</summary>
@@ -394,7 +394,7 @@ public static class HalfStep
                 Observed += ws.Observed;
                 Implicit += ws.Implicit;
                 RegBefore += ws.RegBefore;
-                RegAfter += ws.RegAfter + ws.RegularizationAfter;
+                RegAfter += ws.RegAfter;
             }
         }
     }
@@ -428,7 +428,7 @@ internal sealed class CgWorkspace
     private double[]? _denseA;
     private double[]? _denseB;
 
-    public double Observed, Implicit, RegBefore, RegAfter, RegularizationAfter;
+    public double Observed, Implicit, RegBefore, RegAfter;
 
     private float[] _scratch = [];
 
