@@ -10,11 +10,11 @@ namespace WalsCluster.Actors;
 /// <summary>
 /// A factor shard entity (<c>user-N</c> or <c>item-N</c>; one type for both sides): holds its rows' interactions, its
 /// in-block / out-block routing and its factor rows (<see cref="ShardBlock"/>), and runs the shard's part of the
-/// half-step protocol (DESIGN section 3). Solves run on the thread pool (Task.Run + PipeTo) so the mailbox stays
-/// responsive. Idempotent by (run, iteration, side): factor blocks that arrive before BeginHalfStep are buffered,
+/// half-step protocol (DESIGN section 3). Solves run on the node's dedicated solver threads (<see cref="SolverScheduler"/>,
+/// result piped back to the shard) so the mailbox, remoting and the cluster heartbeat stay responsive. Idempotent by (run, iteration, side): factor blocks that arrive before BeginHalfStep are buffered,
 /// duplicates ignored, and a BeginHalfStep for a half-step already solved is answered with the stored reply.
 /// </summary>
-public sealed class FactorShard : ReceiveActor
+public sealed partial class FactorShard : ReceiveActor
 {
     private readonly WalsSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -192,7 +192,7 @@ public sealed class FactorShard : ReceiveActor
         }
         var current = block.Factors;
         var spare = block.SpareFactors;
-        Task.Run(() =>
+        SolverScheduler.For(Context.System, _settings).Run(() =>
         {
             if (evaluate)
             {
@@ -379,7 +379,7 @@ public sealed class FactorShard : ReceiveActor
         Sender.Tell(_block.FoldIn(get.Items, get.Values));
     }
 
-    /// <summary>A solve finished on the thread pool (private result piped back to Self).</summary>
+    /// <summary>A solve finished on the solver threads (private result piped back to Self).</summary>
     private sealed record Solved(string Run, int Iteration, float[]? Factors, HalfStepResult Result, double[] Gram);
 
     /// <summary>A solve threw (non-finite factors, a bug).</summary>

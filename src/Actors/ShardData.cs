@@ -160,7 +160,7 @@ public sealed class ShardBlock
     {
         const int chunkRows = 96;
         var chunks = (rows + chunkRows - 1) / chunkRows;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, chunk =>
+        Parallel.For(0, chunks, Core.Parallelism.Options(threads), chunk =>
         {
             var r0 = chunk * chunkRows;
             var n = Math.Min(chunkRows, rows - r0);

@@ -15,7 +15,7 @@ namespace WalsCluster.Actors;
 /// that did not answer within <see cref="WalsSettings.ResendAfter"/>, and reports progress and completion to the
 /// submitter. One run at a time; a second StartTrainingRun while one runs is answered with TrainingFailed.
 /// </summary>
-public sealed class TrainingCoordinator : ReceiveActor, IWithTimers
+public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
 {
     private readonly WalsSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();

@@ -43,6 +43,9 @@ public sealed record WalsSettings
     /// <summary>Rows per GetShardFactors reply (<c>gather-rows</c>).</summary>
     public int GatherRows { get; init; } = 16384;
 
+    /// <summary>Dedicated threads of the node's solves (<c>solver-threads</c>; 0 = one per core). See <see cref="SolverScheduler"/>.</summary>
+    public int SolverThreads { get; init; }
+
     /// <summary>The reference configuration shipped in this assembly (hocon/reference.conf).</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -64,6 +67,7 @@ public sealed record WalsSettings
             IngestAskTimeout = Duration(c, "ingest-ask-timeout"),
             IngestAttempts = Int(c, "ingest-attempts", 1, 1000),
             GatherRows = Int(c, "gather-rows", 1, 1 << 24),
+            SolverThreads = Int(c, "solver-threads", 0, 4096),
         };
     }
 

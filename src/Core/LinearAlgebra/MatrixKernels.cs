@@ -24,7 +24,7 @@ public static unsafe class MatrixKernels
         }
         var packed = PackPanels(m, k);
         var chunks = (rows + ChunkRows - 1) / ChunkRows;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
+        Parallel.For(0, chunks, Parallelism.Options(threads),
             () => new float[ChunkRows * k],
             (chunk, _, buffer) =>
             {
@@ -104,7 +104,7 @@ public static unsafe class MatrixKernels
         }
         var chunks = (rows + GramChunkRows - 1) / GramChunkRows;
         var sync = new object();
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) },
+        Parallel.For(0, chunks, Parallelism.Options(threads),
             () => new double[k * k],
             (chunk, _, local) =>
             {

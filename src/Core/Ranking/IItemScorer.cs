@@ -99,7 +99,7 @@ public static class Recommendations
             }
             return;
         }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers }, init, (c, _, state) =>
+        Parallel.For(0, chunks, Parallelism.Options(workers), init, (c, _, state) =>
         {
             body(c * chunk, Math.Min(count, (c + 1) * chunk), state);
             return state;

@@ -102,7 +102,7 @@ public static class HalfStep
         var chunks = (rows.Rows + ChunkRows - 1) / ChunkRows;
         var totals = new Accumulator();
         var failed = -1;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = options.EffectiveThreads },
+        Parallel.For(0, chunks, Parallelism.Options(options.EffectiveThreads),
             () => new CgWorkspace(k),
             (chunk, state, ws) =>
             {

@@ -163,7 +163,7 @@ public sealed class WalsTrainer
         var observed = 0.0;
         var sync = new object();
         var pattern = users.Pattern;
-        Parallel.For(0, users.Rows, new ParallelOptions { MaxDegreeOfParallelism = threads }, () => 0.0,
+        Parallel.For(0, users.Rows, Parallelism.Options(threads), () => 0.0,
             (u, _, local) =>
             {
                 var xu = x.AsSpan(u * k, k);
