@@ -47,6 +47,28 @@ internal static class ConfigKeys
             : throw new ConfigurationException($"Configuration key '{section}.{key}' = {value} must be a positive duration.");
     }
 
+    /// <summary>A non-empty string.</summary>
+    public static string String(Config c, string section, string key)
+    {
+        Require(c, section, key);
+        var value = c.GetString(key);
+        return string.IsNullOrWhiteSpace(value)
+            ? throw new ConfigurationException($"Configuration key '{section}.{key}' must not be empty.")
+            : value.Trim();
+    }
+
+    /// <summary>on/off, true/false, yes/no.</summary>
+    public static bool Bool(Config c, string section, string key)
+    {
+        Require(c, section, key);
+        return c.GetString(key)?.Trim().ToLowerInvariant() switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            var other => throw new ConfigurationException($"Configuration key '{section}.{key}' = '{other}' is not on or off."),
+        };
+    }
+
     private static void Require(Config c, string section, string key)
     {
         if (!c.HasPath(key))

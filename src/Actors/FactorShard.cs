@@ -49,6 +49,7 @@ public sealed partial class FactorShard : ReceiveActor
         Receive<GetRowVector>(HandleGetRowVector);
         Receive<ScoreShardItems>(HandleScore);
         Receive<GetFoldInTerms>(HandleFoldIn);
+        ReceiveEmbeddingMessages();
     }
 
     /// <param name="settings">Cluster settings (block sizes).</param>

@@ -3,37 +3,50 @@ using Akka.Cluster.Sharding;
 using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Wals;
+using WalsCluster.Embedding.Projection;
 using WalsCluster.Messages;
 using Recommendations = WalsCluster.Messages.Recommendations;
 
 namespace WalsCluster.Actors;
 
 /// <summary>
-/// Answers <see cref="Recommend"/>, <see cref="SimilarItems"/> and <see cref="RecommendForItems"/>: finds the query vector
-/// (the user's row from its shard, the item's row, or a fold-in solve), fans out to every item shard (each returns its own
-/// top-k by exact dot products or cosines), and merges the partial lists (score descending, ties to the lower item index,
-/// as the single-process ranker). An item shard that does not answer within <see cref="WalsSettings.QueryTimeout"/> is
+/// Answers <see cref="Recommend"/>, <see cref="SimilarItems"/>, <see cref="RecommendForItems"/> and
+/// <see cref="RecommendForText"/>: finds the query vector (the user's row from its shard, the item's row, trained or cold,
+/// a fold-in solve, or the text's embedding from the cluster's embedding pool projected with the coordinator's last
+/// projection, x = W^T e + b), fans out to every item shard (each returns its own top-k over its trained rows and its
+/// cold items by exact dot products or cosines, <see cref="RankShardItems"/>), and merges the partial lists (score
+/// descending, ties to the lower item index, as the single-process ranker). An item shard that does not answer within <see cref="WalsSettings.QueryTimeout"/> is
 /// listed in <see cref="Recommendations.MissingShards"/>; the caller always gets a reply. Each query runs as a task piped
 /// to the captured sender, so the router's mailbox never waits.
 /// </summary>
 public sealed class QueryRouter : ReceiveActor
 {
     private readonly WalsSettings _settings;
+    private readonly IActorRef _coordinator;
+    private readonly IActorRef _embedding;
+    private readonly TimeSpan _embedTimeout;
     private IActorRef? _region;
 
-    public QueryRouter(WalsSettings settings, IActorRef? region)
+    public QueryRouter(WalsSettings settings, IActorRef? region, IActorRef? coordinator, IActorRef? embedding, TimeSpan? embedTimeout)
     {
         _settings = settings;
         _region = region;
+        _coordinator = coordinator ?? ActorRefs.Nobody;
+        _embedding = embedding ?? ActorRefs.Nobody;
+        _embedTimeout = embedTimeout ?? TimeSpan.FromSeconds(60);
         Receive<Recommend>(q => Answer(RecommendAsync(q)));
         Receive<SimilarItems>(q => Answer(SimilarAsync(q)));
         Receive<RecommendForItems>(q => Answer(FoldInAsync(q)));
+        Receive<RecommendForText>(q => Answer(TextAsync(q)));
     }
 
     /// <param name="settings">Cluster settings.</param>
     /// <param name="region">The factor shard region or its proxy (or a test probe); null looks it up.</param>
-    public static Props Props(WalsSettings settings, IActorRef? region = null) =>
-        Akka.Actor.Props.Create(() => new QueryRouter(settings, region));
+    /// <param name="coordinator">The coordinator (singleton proxy) that holds the projection for text queries.</param>
+    /// <param name="embedding">The embedding pool (or the router over the cluster's pools) that embeds text queries.</param>
+    /// <param name="embedTimeout">How long a text query waits for its vector (<c>wals.embedding.pipeline.ask-timeout</c>).</param>
+    public static Props Props(WalsSettings settings, IActorRef? region = null, IActorRef? coordinator = null, IActorRef? embedding = null, TimeSpan? embedTimeout = null) =>
+        Akka.Actor.Props.Create(() => new QueryRouter(settings, region, coordinator, embedding, embedTimeout));
 
     private IActorRef Region => _region ??= ClusterSharding.Get(Context.System).ShardRegion(WalsSystem.ShardTypeName);
 
@@ -61,7 +74,13 @@ public sealed class QueryRouter : ReceiveActor
     private async Task<Recommendations> SimilarAsync(SimilarItems q)
     {
         var region = Region;
-        var row = await AskOrNull<RowVector>(region, new GetRowVector(Side.Items, StableHash.ShardOf(q.Item, _settings.ItemShards), q.Item));
+        var shard = StableHash.ShardOf(q.Item, _settings.ItemShards);
+        var row = await AskOrNull<RowVector>(region, new GetRowVector(Side.Items, shard, q.Item));
+        if (row is { Failure: not null, Global: < 0 })
+        {
+            // Not a trained row: it may be a cold item with projected factors.
+            row = await AskOrNull<RowVector>(region, new GetColdItemVector(Side.Items, shard, q.Item));
+        }
         if (row is null)
         {
             return new Recommendations(q.Item, [], [], $"The shard of item '{q.Item}' did not answer within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
@@ -111,10 +130,84 @@ public sealed class QueryRouter : ReceiveActor
         return await FanOutAsync(region, query, x, q.K, cosine: false, exclude);
     }
 
+    private async Task<Recommendations> TextAsync(RecommendForText q)
+    {
+        if (q.K < 1)
+        {
+            return new Recommendations(q.Text, [], [], $"k = {q.K} must be at least 1.");
+        }
+        if (_embedding.IsNobody() || _coordinator.IsNobody())
+        {
+            return new Recommendations(q.Text, [], [], "This router has no embedding pool or coordinator to answer text queries.");
+        }
+        object fit;
+        try
+        {
+            fit = await _coordinator.Ask<object>(GetProjection.Instance, _settings.QueryTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            return new Recommendations(q.Text, [], [], $"The coordinator did not send the projection within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+        }
+        if (fit is not ProjectionFitted fitted)
+        {
+            return new Recommendations(q.Text, [], [], fit is ProjectionFailed failed ? failed.Reason : $"The coordinator answered {fit.GetType().Name}.");
+        }
+        var projection = RidgeProjection.FromBytes(fitted.Projection);
+        var embedded = await EmbedQueryAsync(q.Text);
+        if (embedded is string why)
+        {
+            return new Recommendations(q.Text, [], [], why);
+        }
+        var e = (float[])embedded;
+        if (e.Length != projection.D)
+        {
+            return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {projection.D}: the embedders' encoder changed since the fit.");
+        }
+        return await FanOutAsync(Region, q.Text, projection.Apply(e), q.K, cosine: false, []);
+    }
+
+    /// <summary>The text's vector, or why there is none; busy answers are retried with a doubling wait within the timeout.</summary>
+    private async Task<object> EmbedQueryAsync(string text)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var backoff = TimeSpan.FromMilliseconds(10);
+        while (true)
+        {
+            var left = _embedTimeout - watch.Elapsed;
+            if (left <= TimeSpan.Zero)
+            {
+                return $"No embedding pool embedded the query within {_embedTimeout.TotalSeconds:0.###} s.";
+            }
+            object reply;
+            try
+            {
+                reply = await _embedding.Ask<object>(new EmbedTexts(["query"], [text]), left);
+            }
+            catch (AskTimeoutException)
+            {
+                return $"No embedding pool answered the query within {_embedTimeout.TotalSeconds:0.###} s (is a node with the '{WalsSystem.EmbedderRole}' role and wals.embedding.enabled = on up?).";
+            }
+            switch (reply)
+            {
+                case TextsEmbedded { Vectors.Length: 1 } done:
+                    return done.Vectors[0];
+                case EmbeddingRejected busy when busy.Reason.StartsWith("busy", StringComparison.Ordinal):
+                    await Task.Delay(backoff);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                    break;
+                case EmbeddingRejected rejected:
+                    return $"The embedding pool rejected the query: {rejected.Reason}";
+                default:
+                    return $"The embedding pool answered the query with {reply.GetType().Name}.";
+            }
+        }
+    }
+
     private async Task<Recommendations> FanOutAsync(IActorRef region, string query, float[] vector, int k, bool cosine, int[] sortedExclude)
     {
         var replies = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
-            AskOrNull<ShardTopK>(region, new ScoreShardItems(Side.Items, s, vector, k, cosine, sortedExclude))));
+            AskOrNull<ShardTopK>(region, new RankShardItems(Side.Items, s, vector, k, cosine, sortedExclude))));
         var missing = Enumerable.Range(0, replies.Length).Where(s => replies[s] is null || replies[s]!.Failure is not null).ToArray();
         return new Recommendations(query, RankMerge.Merge(replies.Where(r => r is { Failure: null })!, k), missing, null);
     }

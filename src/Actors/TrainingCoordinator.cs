@@ -33,6 +33,7 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
         Receive<FactorsPublished>(HandlePublished);
         Receive<ResendTick>(HandleResend);
         Receive<GetClusterLayout>(_ => Sender.Tell(new ClusterLayout(_settings.UserShards, _settings.ItemShards, _completedRun, _state?.Start.Run)));
+        ReceiveProjectionMessages();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -233,6 +234,7 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
             _log.Info("coordinator completed run [{0}] in [{1:F2}] s", s.Start.Run, s.Watch.Elapsed.TotalSeconds);
             _completedRun = s.Start.Run;
             _state = null;
+            FitProjectionAfterTraining(s.Start, s.Submitter);
         }
         else if (s.Side == Side.Users)
         {

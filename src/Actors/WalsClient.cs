@@ -4,13 +4,36 @@ using Akka.Cluster;
 using Akka.Configuration;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Model;
+using WalsCluster.Core.Sparse;
 using WalsCluster.Core.Wals;
+using WalsCluster.Actors.Embedding;
+using WalsCluster.Embedding.ColdStart;
+using WalsCluster.Embedding.Projection;
 using WalsCluster.Messages;
 
 namespace WalsCluster.Actors;
 
 /// <summary>The factors a cluster run produced, gathered from the shards in the engine's global row order.</summary>
-public sealed record ClusterTrainingResult(string Run, TrainingCompleted Completed, float[] UserFactors, float[] ItemFactors, IngestionSummary Ingestion, IReadOnlyList<TrainingProgress> Progress);
+public sealed record ClusterTrainingResult(string Run, TrainingCompleted Completed, float[] UserFactors, float[] ItemFactors, IngestionSummary Ingestion, IReadOnlyList<TrainingProgress> Progress)
+{
+    /// <summary>The projection fitted from the item texts, when the run had them.</summary>
+    public ClusterProjection? Projection { get; init; }
+}
+
+/// <summary>Item texts for a cluster run: the records (<see cref="ItemTextFile.Read"/>), the share of warm items held out
+/// to choose mu, and the weighting of warm items in the least squares.</summary>
+public sealed record ItemTextInput(IReadOnlyList<ItemTextRecord> Records, double ValidationFraction = ProjectionTraining.DefaultValidationFraction,
+    ProjectionWeighting Weighting = ProjectionWeighting.None);
+
+/// <summary>
+/// What the embedding pipeline and the coordinator's fit produced: the pipeline's summary, the encoder's settings (as the
+/// embedder nodes report them), the fit, and the cold items (text, no interactions) with their projected factors, in
+/// global order (ids, k factors each).
+/// </summary>
+public sealed record ClusterProjection(EmbeddingPipelineSummary Pipeline, EmbeddingSettings Encoder, ProjectionFitted Fit, string[] ColdIds, float[] ColdFactors)
+{
+    public RidgeProjection Projection => RidgeProjection.FromBytes(Fit.Projection);
+}
 
 /// <summary>
 /// A short-lived cluster member with role <c>client</c> (no shards on it): submits runs (ingestion, StartTrainingRun,
@@ -28,6 +51,9 @@ public sealed class WalsClient : IAsyncDisposable
     public ActorSystem System { get; }
     public WalsSettings Settings { get; }
     public WalsActors Actors { get; }
+
+    /// <summary>The client's <c>wals.embedding.pipeline</c> settings.</summary>
+    public EmbeddingPipelineSettings Pipeline => EmbeddingPipelineSettings.FromConfig(System.Settings.Config);
 
     /// <summary>Joins the cluster at <paramref name="seed"/> (host:port) and waits until this member is up.</summary>
     public static async Task<WalsClient> ConnectAsync(string seed, TimeSpan timeout, Config? overlay = null, string host = "127.0.0.1")
@@ -49,9 +75,12 @@ public sealed class WalsClient : IAsyncDisposable
     /// <summary>
     /// Ingests <paramref name="table"/>, trains it with <paramref name="options"/>, and gathers the factors.
     /// <paramref name="ingested"/> is called once ingestion is acknowledged, before the run starts (benchmarks sample there).
+    /// With <paramref name="itemText"/> the texts are streamed through the cluster's embedding pools into the item shards
+    /// before the run starts (<see cref="EmbeddingPipeline"/>), the coordinator fits the projection after the last
+    /// iteration, and the result carries it with the cold items' factors (<see cref="ClusterTrainingResult.Projection"/>).
     /// </summary>
     public async Task<ClusterTrainingResult> TrainAsync(InteractionTable table, WalsOptions options, Action<TrainingProgress>? progress = null, CancellationToken cancellationToken = default,
-        Action<IngestionSummary>? ingested = null)
+        Action<IngestionSummary>? ingested = null, ItemTextInput? itemText = null, Action<EmbeddingPipelineSummary>? embedded = null)
     {
         options.Validate();
         var layout = await Actors.Coordinator.Ask<ClusterLayout>(GetClusterLayout.Instance, TimeSpan.FromSeconds(30), cancellationToken);
@@ -62,15 +91,31 @@ public sealed class WalsClient : IAsyncDisposable
         var run = $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
         var ingestion = await Ingestion.RunAsync(System, Actors.ShardRegion, table, run, Settings, cancellationToken);
         ingested?.Invoke(ingestion);
+        EmbeddingSettings? encoder = null;
+        EmbeddingPipelineSummary? pipeline = null;
+        ProjectionRequest? request = null;
+        if (itemText is not null)
+        {
+            encoder = await EncoderSettingsAsync(cancellationToken);
+            var items = EmbeddingPipeline.Assign(itemText.Records, table.Items);
+            pipeline = await EmbeddingPipeline.RunAsync(System, Actors.Embedding, Actors.ShardRegion, items, run, Settings.ItemShards, table.Items.Count, Pipeline, Settings, cancellationToken);
+            embedded?.Invoke(pipeline);
+            if (pipeline.Dimension != encoder.Dimension)
+            {
+                throw new InvalidOperationException($"The embedders report {encoder.Dimension}-dimensional vectors ({encoder}) but sent {pipeline.Dimension}.");
+            }
+            request = new ProjectionRequest(itemText.ValidationFraction, (byte)itemText.Weighting, pipeline.ShardItems);
+        }
         var channel = Channel.CreateUnbounded<object>();
         var listener = System.ActorOf(Props.Create(() => new Listener(channel.Writer)));
         var history = new List<TrainingProgress>();
         try
         {
             Actors.Coordinator.Tell(new StartTrainingRun(run, options.ToWire(), table.Users.Count, table.Items.Count,
-                ingestion.UserShardRows, ingestion.UserShardEntries, ingestion.ItemShardRows, ingestion.ItemShardEntries), listener);
+                ingestion.UserShardRows, ingestion.UserShardEntries, ingestion.ItemShardRows, ingestion.ItemShardEntries, request), listener);
             TrainingCompleted? completed = null;
-            while (completed is null)
+            ProjectionFitted? fitted = null;
+            while (completed is null || (request is not null && fitted is null))
             {
                 var message = await channel.Reader.ReadAsync(cancellationToken);
                 switch (message)
@@ -84,11 +129,22 @@ public sealed class WalsClient : IAsyncDisposable
                         break;
                     case TrainingFailed f:
                         throw new InvalidOperationException($"Training run {f.Run} failed: {f.Reason}");
+                    case ProjectionFitted p when p.Run == run:
+                        fitted = p;
+                        break;
+                    case ProjectionFailed f when f.Run == run:
+                        throw new InvalidOperationException($"The projection of run {f.Run} failed: {f.Reason}");
                 }
             }
             var users = await GatherAsync(run, Side.Users, table.Users.Count, options.Factors, cancellationToken);
             var items = await GatherAsync(run, Side.Items, table.Items.Count, options.Factors, cancellationToken);
-            return new ClusterTrainingResult(run, completed, users, items, ingestion, history);
+            ClusterProjection? projection = null;
+            if (fitted is not null)
+            {
+                var (ids, factors) = await GatherColdAsync(run, table.Items.Count, fitted.ColdItems, options.Factors, cancellationToken);
+                projection = new ClusterProjection(pipeline!, encoder!, fitted, ids, factors);
+            }
+            return new ClusterTrainingResult(run, completed, users, items, ingestion, history) { Projection = projection };
         }
         finally
         {
@@ -126,6 +182,70 @@ public sealed class WalsClient : IAsyncDisposable
         return seen == count ? factors : throw new InvalidOperationException($"Gathered {seen} {side} rows, expected {count}.");
     }
 
+    /// <summary>The cold items of every item shard (ids and factors), in global order (their globals are
+    /// <paramref name="knownItems"/>, <paramref name="knownItems"/> + 1, ...: checked).</summary>
+    public async Task<(string[] Ids, float[] Factors)> GatherColdAsync(string run, int knownItems, int count, int k, CancellationToken cancellationToken = default)
+    {
+        var ids = new string[count];
+        var factors = new float[(long)count * k];
+        var seen = 0;
+        for (var s = 0; s < Settings.ItemShards; s++)
+        {
+            for (var offset = 0; ;)
+            {
+                var page = await Actors.ShardRegion.Ask<ColdItemFactors>(new GetColdItems(run, Side.Items, s, offset, Settings.GatherRows), TimeSpan.FromSeconds(60), cancellationToken);
+                if (page.Failure is not null)
+                {
+                    if (page.TotalRows == 0 && offset == 0)
+                    {
+                        break;
+                    }
+                    throw new InvalidOperationException(page.Failure);
+                }
+                for (var j = 0; j < page.Ids.Length; j++)
+                {
+                    var c = page.Globals[j] - knownItems;
+                    if ((uint)c >= (uint)count || ids[c] is not null)
+                    {
+                        throw new InvalidOperationException($"Cold item '{page.Ids[j]}' of item-{s} has global index {page.Globals[j]}, outside {knownItems}..{knownItems + count - 1} or taken twice.");
+                    }
+                    ids[c] = page.Ids[j];
+                    page.Values.AsSpan(j * k, k).CopyTo(factors.AsSpan(c * k, k));
+                }
+                seen += page.Ids.Length;
+                offset += page.Ids.Length;
+                if (offset >= page.TotalRows || page.Ids.Length == 0)
+                {
+                    break;
+                }
+            }
+        }
+        return seen == count ? (ids, factors) : throw new InvalidOperationException($"Gathered {seen} cold items, the coordinator reported {count}.");
+    }
+
+    /// <summary>How the cluster's embedders embed (asks one pool; loads a lazily loaded model).</summary>
+    public async Task<EmbeddingSettings> EncoderSettingsAsync(CancellationToken cancellationToken = default)
+    {
+        var pipeline = Pipeline;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var report = await Actors.Embedding.Ask<EncoderSettingsReport>(GetEncoderSettings.Instance, pipeline.AskTimeout, cancellationToken);
+                return report.Failure is null ? EmbeddingSettings.FromJson(report.SettingsJson, "the embedder's settings")
+                    : throw new InvalidOperationException($"The embedding pool cannot embed: {report.Failure}");
+            }
+            catch (AskTimeoutException) when (attempt < pipeline.Attempts)
+            {
+            }
+            catch (AskTimeoutException)
+            {
+                throw new InvalidOperationException($"No embedding pool answered within {pipeline.AskTimeout.TotalSeconds:0.###} s, {pipeline.Attempts} times " +
+                    $"(is a node with the '{WalsSystem.EmbedderRole}' role and wals.embedding.enabled = on up?).");
+            }
+        }
+    }
+
     /// <summary>Where every shard lives and what it holds.</summary>
     public async Task<IReadOnlyList<ShardStatus>> StatusesAsync(CancellationToken cancellationToken = default)
     {
@@ -151,7 +271,44 @@ public sealed class WalsClient : IAsyncDisposable
             Source = source,
         };
         var model = new FactorModel(table.Users, table.Items, options.Factors, result.UserFactors, result.ItemFactors, options, metadata);
-        return new SavedModel(model, table.ToUserItemMatrix(), []);
+        var saved = new SavedModel(model, table.ToUserItemMatrix(), []);
+        return result.Projection is { } projection ? WithProjection(saved, projection) : saved;
+    }
+
+    /// <summary>
+    /// The model with the cluster's projection as the single-process <c>ProjectionTraining.Attach</c> writes it: the
+    /// <c>projection</c> section (encoder settings, fit figures, W, b) and the cold items appended after the trained items
+    /// (in the order of the item-text source) with their projected factors and empty training columns.
+    /// </summary>
+    public static SavedModel WithProjection(SavedModel saved, ClusterProjection projection)
+    {
+        var model = saved.Model;
+        var k = model.Factors;
+        var fit = projection.Fit;
+        var info = new ProjectionFitInfo
+        {
+            TrainItems = fit.TrainItems,
+            ValidationItems = fit.ValidationItems,
+            ValidationMse = fit.ValidationMse,
+            ValidationMeanSquare = fit.ValidationMeanSquare,
+            // The cluster holds out by a hash of the item id (ProjectionSplit), not by a seeded shuffle.
+            ValidationFraction = 0,
+            Seed = 0,
+            ProjectedItems = projection.ColdIds,
+        };
+        var section = new ProjectionSection(projection.Encoder, info, projection.Projection);
+        var sections = saved.OtherSections.Where(s => s.Name != ProjectionSection.Name).Append(section.ToModelSection()).ToList();
+        if (projection.ColdIds.Length == 0)
+        {
+            return saved with { OtherSections = sections };
+        }
+        var items = new IdMap(model.Items.Ids.Concat(projection.ColdIds));
+        var factors = new float[(long)items.Count * k];
+        model.ItemFactors.CopyTo(factors, 0);
+        projection.ColdFactors.CopyTo(factors, (long)model.Items.Count * k);
+        var widened = new FactorModel(model.Users, items, k, model.UserFactors, factors, model.Options, model.Metadata);
+        var train = new CsrMatrix(saved.Train.Rows, items.Count, saved.Train.RowStart, saved.Train.ColumnIndex, saved.Train.Values);
+        return new SavedModel(widened, train, sections);
     }
 
     /// <summary>Leaves the cluster and stops the actor system.</summary>

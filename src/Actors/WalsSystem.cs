@@ -1,7 +1,10 @@
 using Akka.Actor;
+using Akka.Cluster.Routing;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Routing;
+using WalsCluster.Actors.Embedding;
 using WalsCluster.Messages;
 
 namespace WalsCluster.Actors;
@@ -10,13 +13,15 @@ namespace WalsCluster.Actors;
 /// <param name="Host">Hostname or IP the node binds to and advertises (127.0.0.1 for a local cluster).</param>
 /// <param name="Port">TCP port; 0 picks a free one (clients).</param>
 /// <param name="SeedNodes">host:port of the seed nodes; empty means this node is the first seed itself.</param>
-/// <param name="Roles">Cluster roles: <c>trainer</c> (factor shards and the coordinator), <c>query</c> (the router), <c>client</c>.</param>
+/// <param name="Roles">Cluster roles: <c>trainer</c> (factor shards and the coordinator), <c>query</c> (the router),
+/// <c>embedder</c> (the embedding pool), <c>client</c>.</param>
 public sealed record NodeAddress(string Host, int Port, IReadOnlyList<string> SeedNodes, IReadOnlyList<string> Roles);
 
 /// <summary>
 /// Wiring of the WalsCluster actors into an actor system: the HOCON (reference, serializer binding, remoting,
 /// cluster), the factor shard region (entity per Akka shard, so allocation spreads the entities over trainer nodes),
-/// the coordinator singleton, and the query router. The same calls back the Akka.Hosting extension methods.
+/// the coordinator singleton, the embedding pool of an embedder node, the router over the cluster's embedding pools,
+/// and the query router. The same calls back the Akka.Hosting extension methods.
 /// </summary>
 public static class WalsSystem
 {
@@ -30,9 +35,18 @@ public static class WalsSystem
 
     public const string RouterName = "wals-query-router";
 
+    /// <summary>Name of the embedding pool under /user on an embedder node.</summary>
+    public const string EmbeddingPoolName = "wals-embedding-pool";
+
+    /// <summary>Name of the cluster router group over every embedder node's pool.</summary>
+    public const string EmbeddingRouterName = "wals-embedding-router";
+
     public const string TrainerRole = "trainer";
 
     public const string QueryRole = "query";
+
+    /// <summary>Hosts the embedding pool (one Embedder per device of <c>wals.embedding.devices</c>), ideally a GPU node.</summary>
+    public const string EmbedderRole = "embedder";
 
     public const string ClientRole = "client";
 
@@ -41,9 +55,9 @@ public static class WalsSystem
     {
         foreach (var role in node.Roles)
         {
-            if (role is not (TrainerRole or QueryRole or ClientRole))
+            if (role is not (TrainerRole or QueryRole or EmbedderRole or ClientRole))
             {
-                throw new ConfigurationException($"Role '{role}' is unknown: use {TrainerRole}, {QueryRole} or {ClientRole}.");
+                throw new ConfigurationException($"Role '{role}' is unknown: use {TrainerRole}, {QueryRole}, {EmbedderRole} or {ClientRole}.");
             }
         }
         var seeds = (node.SeedNodes.Count == 0 ? [$"{node.Host}:{node.Port}"] : node.SeedNodes)
@@ -72,9 +86,16 @@ public static class WalsSystem
     }
 
     /// <summary>Starts what <paramref name="roles"/> host: the shard region and coordinator singleton on trainer nodes (proxies
-    /// elsewhere), the query router on query nodes. Returns the handles.</summary>
-    public static WalsActors Start(ActorSystem system, WalsSettings settings, IReadOnlyCollection<string> roles)
+    /// elsewhere), the embedding pool on embedder nodes when <c>wals.embedding.enabled</c>, the router over the cluster's
+    /// embedding pools everywhere, the query router on query nodes and clients. Returns the handles. The embedding settings
+    /// are read from the system's configuration and validated here (a bad key fails start-up with its name).
+    /// <paramref name="sessions"/> creates one encoder session per device (null: ONNX Runtime over <c>wals.embedding.model</c>).</summary>
+    public static WalsActors Start(ActorSystem system, WalsSettings settings, IReadOnlyCollection<string> roles, Func<string, IEmbeddingSession>? sessions = null)
     {
+        var config = system.Settings.Config;
+        var pool = EmbeddingPoolSettings.FromConfig(config);
+        var service = EmbeddingServiceSettings.FromConfig(config);
+        var pipeline = EmbeddingPipelineSettings.FromConfig(config);
         var sharding = ClusterSharding.Get(system);
         IActorRef region;
         if (roles.Contains(TrainerRole))
@@ -90,15 +111,28 @@ public static class WalsSystem
         }
         var coordinator = system.ActorOf(ClusterSingletonProxy.Props($"/user/{CoordinatorName}",
             ClusterSingletonProxySettings.Create(system).WithRole(TrainerRole)), CoordinatorName + "-proxy");
-        var router = roles.Contains(QueryRole) || roles.Contains(ClientRole)
-            ? system.ActorOf(QueryRouter.Props(settings, region), RouterName)
+        var localPool = roles.Contains(EmbedderRole) && service.Enabled
+            ? system.ActorOf(EmbeddingPool.Props(pool, service.WithLoading(sessions ?? service.SessionFactory())), EmbeddingPoolName)
             : ActorRefs.Nobody;
-        return new WalsActors(region, coordinator, router);
+        var poolPath = $"/user/{EmbeddingPoolName}";
+        var embedding = system.ActorOf(new ClusterRouterGroup(new RoundRobinGroup([poolPath]),
+            new ClusterRouterGroupSettings(int.MaxValue, [poolPath], allowLocalRoutees: true, useRole: EmbedderRole)).Props(), EmbeddingRouterName);
+        var router = roles.Contains(QueryRole) || roles.Contains(ClientRole)
+            ? system.ActorOf(QueryRouter.Props(settings, region, coordinator, embedding, pipeline.AskTimeout), RouterName)
+            : ActorRefs.Nobody;
+        return new WalsActors(region, coordinator, router) { Embedding = embedding, EmbeddingPool = localPool };
     }
 }
 
 /// <summary>The actors a node or client talks to.</summary>
-public sealed record WalsActors(IActorRef ShardRegion, IActorRef Coordinator, IActorRef Router);
+public sealed record WalsActors(IActorRef ShardRegion, IActorRef Coordinator, IActorRef Router)
+{
+    /// <summary>The router over the embedding pools of the cluster's embedder nodes (round robin).</summary>
+    public IActorRef Embedding { get; init; } = ActorRefs.Nobody;
+
+    /// <summary>This node's own embedding pool; Nobody unless the node has the embedder role and embedding is enabled.</summary>
+    public IActorRef EmbeddingPool { get; init; } = ActorRefs.Nobody;
+}
 
 /// <summary>
 /// Routes <see cref="IShardMessage"/>s: entity id <c>user-N</c> / <c>item-N</c>, and one Akka shard per entity (shard id =

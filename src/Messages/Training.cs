@@ -16,10 +16,13 @@ public sealed record TrainingParameters(
 /// <see cref="TrainingProgress"/> per half-step, then <see cref="TrainingCompleted"/> or <see cref="TrainingFailed"/>.
 /// <paramref name="UserShardRows"/>[s] / <paramref name="UserShardEntries"/>[s] are the rows and interactions
 /// user shard s must hold (the same for items), so that a shard that lost a batch is caught before solving.
+/// With <paramref name="Projection"/> the item embeddings of the run were sent to the item shards
+/// (<see cref="ItemEmbeddingBatch"/>), and after <see cref="TrainingCompleted"/> the coordinator fits the text-to-factor
+/// projection and sends the submitter <see cref="ProjectionFitted"/> or <see cref="ProjectionFailed"/>.
 /// </summary>
 public sealed record StartTrainingRun(
     string Run, TrainingParameters Parameters, int Users, int Items,
-    int[] UserShardRows, int[] UserShardEntries, int[] ItemShardRows, int[] ItemShardEntries) : IWalsMessage;
+    int[] UserShardRows, int[] UserShardEntries, int[] ItemShardRows, int[] ItemShardEntries, ProjectionRequest? Projection = null) : IWalsMessage;
 
 /// <summary>
 /// Coordinator to shard: build the shard's weighted CSR from the ingested batches of <paramref name="Run"/>, its

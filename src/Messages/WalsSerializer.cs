@@ -51,6 +51,26 @@ public sealed class WalsSerializer : SerializerWithStringManifest
     private const string ShardTopKManifest = "tk";
     private const string GetFoldInTermsManifest = "gi";
     private const string FoldInTermsManifest = "fi";
+    private const string EmbedTextsManifest = "et";
+    private const string TextsEmbeddedManifest = "te";
+    private const string EmbeddingRejectedManifest = "er";
+    private const string GetEncoderSettingsManifest = "ge";
+    private const string EncoderSettingsReportManifest = "es";
+    private const string ItemEmbeddingBatchManifest = "eb";
+    private const string ItemEmbeddingsAcceptedManifest = "ea";
+    private const string FitProjectionManifest = "fj";
+    private const string GetProjectionSumsManifest = "gp";
+    private const string ProjectionSumsReportManifest = "ps";
+    private const string ApplyProjectionManifest = "ap";
+    private const string ProjectionAppliedManifest = "pa";
+    private const string ProjectionFittedManifest = "pj";
+    private const string ProjectionFailedManifest = "px";
+    private const string GetProjectionManifest = "gj";
+    private const string RecommendForTextManifest = "rt";
+    private const string RankShardItemsManifest = "rk";
+    private const string GetColdItemVectorManifest = "cv";
+    private const string GetColdItemsManifest = "gc";
+    private const string ColdItemFactorsManifest = "cf";
 
     public WalsSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -103,6 +123,26 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         ShardTopK => ShardTopKManifest,
         GetFoldInTerms => GetFoldInTermsManifest,
         FoldInTerms => FoldInTermsManifest,
+        EmbedTexts => EmbedTextsManifest,
+        TextsEmbedded => TextsEmbeddedManifest,
+        EmbeddingRejected => EmbeddingRejectedManifest,
+        GetEncoderSettings => GetEncoderSettingsManifest,
+        EncoderSettingsReport => EncoderSettingsReportManifest,
+        ItemEmbeddingBatch => ItemEmbeddingBatchManifest,
+        ItemEmbeddingsAccepted => ItemEmbeddingsAcceptedManifest,
+        FitProjection => FitProjectionManifest,
+        GetProjectionSums => GetProjectionSumsManifest,
+        ProjectionSumsReport => ProjectionSumsReportManifest,
+        ApplyProjection => ApplyProjectionManifest,
+        ProjectionApplied => ProjectionAppliedManifest,
+        ProjectionFitted => ProjectionFittedManifest,
+        ProjectionFailed => ProjectionFailedManifest,
+        GetProjection => GetProjectionManifest,
+        RecommendForText => RecommendForTextManifest,
+        RankShardItems => RankShardItemsManifest,
+        GetColdItemVector => GetColdItemVectorManifest,
+        GetColdItems => GetColdItemsManifest,
+        ColdItemFactors => ColdItemFactorsManifest,
         _ => throw new ArgumentException($"WalsSerializer cannot serialize {o.GetType().FullName}.", nameof(o)),
     };
 
@@ -113,6 +153,12 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             FactorBlock b => checked((int)FactorBlockBytes(b.Run, b.Rows.Length, b.Values.Length)),
             ShardFactors f => 64 + (f.Rows.Length + f.Values.Length) * 4,
             InteractionBatch b => 64 + b.EntryRows.Length * 16 + b.RowGlobals.Length * 24,
+            ItemEmbeddingBatch b => 64 + b.Vectors.Length * 4 + b.Ids.Length * 24,
+            TextsEmbedded t => 64 + t.Vectors.Sum(v => 4 + v.Length * 4) + t.Ids.Length * 24,
+            ProjectionSumsReport p => 64 + p.Sums.Length,
+            ApplyProjection p => 64 + p.Projection.Length,
+            ProjectionFitted p => 128 + p.Projection.Length,
+            ColdItemFactors c => 64 + (c.Globals.Length + c.Values.Length) * 4 + c.Ids.Length * 24,
             _ => 256,
         });
         switch (obj)
@@ -120,6 +166,11 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case StartTrainingRun m:
                 w.String(m.Run); Write(w, m.Parameters); w.Int(m.Users); w.Int(m.Items);
                 w.Ints(m.UserShardRows); w.Ints(m.UserShardEntries); w.Ints(m.ItemShardRows); w.Ints(m.ItemShardEntries);
+                w.Bool(m.Projection is not null);
+                if (m.Projection is not null)
+                {
+                    Write(w, m.Projection);
+                }
                 break;
             case PrepareRun m:
                 w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); Write(w, m.Parameters); w.Int(m.Users); w.Int(m.Items);
@@ -219,6 +270,70 @@ public sealed class WalsSerializer : SerializerWithStringManifest
                 w.Int(m.Shard); w.Doubles(m.PartialGram); w.Doubles(m.LowRank); w.Doubles(m.B); w.Ints(m.Found);
                 w.Float(m.UnobservedWeight); w.Float(m.Regularization); w.Float(m.RegularizationExponent); w.Int(m.ItemCount); w.String(m.Failure);
                 break;
+            case EmbedTexts m:
+                w.Strings(m.Ids); w.Strings(m.Texts);
+                break;
+            case TextsEmbedded m:
+                w.Strings(m.Ids);
+                w.Int(m.Vectors.Length);
+                foreach (var vector in m.Vectors)
+                {
+                    w.Floats(vector);
+                }
+                break;
+            case EmbeddingRejected m:
+                w.String(m.Reason);
+                break;
+            case GetEncoderSettings:
+            case GetProjection:
+                break;
+            case EncoderSettingsReport m:
+                w.String(m.SettingsJson); w.String(m.Failure);
+                break;
+            case ItemEmbeddingBatch m:
+                w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Sequence); w.Int(m.ItemShards); w.Strings(m.Ids); w.Ints(m.Globals);
+                w.Int(m.Dimension); w.Floats(m.Vectors);
+                break;
+            case ItemEmbeddingsAccepted m:
+                w.String(m.Run); w.Int(m.Shard); w.Int(m.Sequence); w.Int(m.Items); w.Bool(m.Duplicate); w.String(m.Failure);
+                break;
+            case FitProjection m:
+                w.String(m.Run); Write(w, m.Request);
+                break;
+            case GetProjectionSums m:
+                w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Bool(m.Validation); w.Double(m.ValidationFraction); w.Byte(m.Weighting); w.Int(m.ExpectedEmbeddings);
+                break;
+            case ProjectionSumsReport m:
+                w.String(m.Run); w.Int(m.Shard); w.Bool(m.Validation); w.Bytes(m.Sums); w.Int(m.WarmItems); w.Int(m.ColdItems); w.String(m.Failure);
+                break;
+            case ApplyProjection m:
+                w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Bytes(m.Projection);
+                break;
+            case ProjectionApplied m:
+                w.String(m.Run); w.Int(m.Shard); w.Int(m.ColdItems); w.String(m.Failure);
+                break;
+            case ProjectionFitted m:
+                w.String(m.Run); w.Double(m.Mu); w.Double(m.ValidationMse); w.Double(m.ValidationMeanSquare); w.Int(m.TrainItems); w.Int(m.ValidationItems);
+                w.Int(m.ColdItems); w.Doubles(m.MuCandidates); w.Doubles(m.ValidationErrors); w.Bytes(m.Projection); w.Double(m.Seconds);
+                break;
+            case ProjectionFailed m:
+                w.String(m.Run); w.String(m.Reason);
+                break;
+            case RecommendForText m:
+                w.String(m.Text); w.Int(m.K);
+                break;
+            case RankShardItems m:
+                w.Byte((byte)m.Side); w.Int(m.Shard); w.Floats(m.Query); w.Int(m.K); w.Bool(m.Cosine); w.Ints(m.Exclude);
+                break;
+            case GetColdItemVector m:
+                w.Byte((byte)m.Side); w.Int(m.Shard); w.String(m.Id);
+                break;
+            case GetColdItems m:
+                w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Offset); w.Int(m.MaxRows);
+                break;
+            case ColdItemFactors m:
+                w.String(m.Run); w.Int(m.Shard); w.Int(m.TotalRows); w.Int(m.Offset); w.Strings(m.Ids); w.Ints(m.Globals); w.Floats(m.Values); w.String(m.Failure);
+                break;
             default:
                 throw new ArgumentException($"WalsSerializer cannot serialize {obj.GetType().FullName}.", nameof(obj));
         }
@@ -230,7 +345,8 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         var r = new WireReader(bytes);
         object message = manifest switch
         {
-            StartTrainingRunManifest => new StartTrainingRun(r.String(), ReadParameters(ref r), r.Int(), r.Int(), r.Ints(), r.Ints(), r.Ints(), r.Ints()),
+            StartTrainingRunManifest => new StartTrainingRun(r.String(), ReadParameters(ref r), r.Int(), r.Int(), r.Ints(), r.Ints(), r.Ints(), r.Ints(),
+                r.Bool() ? ReadProjectionRequest(ref r) : null),
             PrepareRunManifest => new PrepareRun(r.String(), (Side)r.Byte(), r.Int(), ReadParameters(ref r), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int()),
             RunPreparedManifest => new RunPrepared(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Doubles(), r.Double(), r.NullableString()),
             BeginHalfStepManifest => new BeginHalfStep(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(), r.Bool(), r.Floats(), r.Floats()),
@@ -260,6 +376,26 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             ShardTopKManifest => new ShardTopK(r.Int(), r.Ints(), r.Strings(), r.Floats(), r.NullableString()),
             GetFoldInTermsManifest => new GetFoldInTerms((Side)r.Byte(), r.Int(), r.Strings(), r.Floats()),
             FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString()),
+            EmbedTextsManifest => new EmbedTexts(r.Strings(), r.Strings()),
+            TextsEmbeddedManifest => ReadTextsEmbedded(ref r),
+            EmbeddingRejectedManifest => new EmbeddingRejected(r.String()),
+            GetEncoderSettingsManifest => GetEncoderSettings.Instance,
+            EncoderSettingsReportManifest => new EncoderSettingsReport(r.String(), r.NullableString()),
+            ItemEmbeddingBatchManifest => new ItemEmbeddingBatch(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Strings(), r.Ints(), r.Int(), r.Floats()),
+            ItemEmbeddingsAcceptedManifest => new ItemEmbeddingsAccepted(r.String(), r.Int(), r.Int(), r.Int(), r.Bool(), r.NullableString()),
+            FitProjectionManifest => new FitProjection(r.String(), ReadProjectionRequest(ref r)),
+            GetProjectionSumsManifest => new GetProjectionSums(r.String(), (Side)r.Byte(), r.Int(), r.Bool(), r.Double(), r.Byte(), r.Int()),
+            ProjectionSumsReportManifest => new ProjectionSumsReport(r.String(), r.Int(), r.Bool(), r.Bytes(), r.Int(), r.Int(), r.NullableString()),
+            ApplyProjectionManifest => new ApplyProjection(r.String(), (Side)r.Byte(), r.Int(), r.Bytes()),
+            ProjectionAppliedManifest => new ProjectionApplied(r.String(), r.Int(), r.Int(), r.NullableString()),
+            ProjectionFittedManifest => new ProjectionFitted(r.String(), r.Double(), r.Double(), r.Double(), r.Int(), r.Int(), r.Int(), r.Doubles(), r.Doubles(), r.Bytes(), r.Double()),
+            ProjectionFailedManifest => new ProjectionFailed(r.String(), r.String()),
+            GetProjectionManifest => GetProjection.Instance,
+            RecommendForTextManifest => new RecommendForText(r.String(), r.Int()),
+            RankShardItemsManifest => new RankShardItems((Side)r.Byte(), r.Int(), r.Floats(), r.Int(), r.Bool(), r.Ints()),
+            GetColdItemVectorManifest => new GetColdItemVector((Side)r.Byte(), r.Int(), r.String()),
+            GetColdItemsManifest => new GetColdItems(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Int()),
+            ColdItemFactorsManifest => new ColdItemFactors(r.String(), r.Int(), r.Int(), r.Int(), r.Strings(), r.Ints(), r.Floats(), r.NullableString()),
             _ => throw new System.Runtime.Serialization.SerializationException($"WalsSerializer does not know manifest '{manifest}'."),
         };
         r.End();
@@ -276,6 +412,29 @@ public sealed class WalsSerializer : SerializerWithStringManifest
     private static TrainingParameters ReadParameters(ref WireReader r) =>
         new(r.Int(), r.Byte(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Int(),
             r.Byte(), r.Int(), r.Byte(), r.Int(), r.Float(), r.Int());
+
+    private static void Write(WireWriter w, ProjectionRequest p)
+    {
+        w.Double(p.ValidationFraction); w.Byte(p.Weighting); w.Ints(p.ItemShardEmbeddings);
+    }
+
+    private static ProjectionRequest ReadProjectionRequest(ref WireReader r) => new(r.Double(), r.Byte(), r.Ints());
+
+    private static TextsEmbedded ReadTextsEmbedded(ref WireReader r)
+    {
+        var ids = r.Strings();
+        var n = r.Int();
+        if (n < 0 || n > MaxRankedItems)
+        {
+            throw new InvalidDataException($"TextsEmbedded vector count {n} is invalid.");
+        }
+        var vectors = new float[n][];
+        for (var i = 0; i < n; i++)
+        {
+            vectors[i] = r.Floats();
+        }
+        return new TextsEmbedded(ids, vectors);
+    }
 
     private static Recommendations ReadRecommendations(ref WireReader r)
     {

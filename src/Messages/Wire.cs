@@ -60,6 +60,8 @@ internal sealed class WireWriter
 
     public void Doubles(double[] values) => Raw<double>(values);
 
+    public void Bytes(byte[] values) => Raw<byte>(values);
+
     public void Strings(string[] values)
     {
         Int(values.Length);
@@ -124,6 +126,8 @@ internal ref struct WireReader
     public float[] Floats() => Raw<float>();
 
     public double[] Doubles() => Raw<double>();
+
+    public byte[] Bytes() => Raw<byte>();
 
     public string[] Strings()
     {

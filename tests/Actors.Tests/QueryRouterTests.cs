@@ -23,11 +23,11 @@ public sealed class QueryRouterTests : TestKit
                 case GetRowVector { Side: Side.Users } get:
                     sender.Tell(new RowVector(get.Id, -1, [], [], $"'{get.Id}' is not in the model."));
                     break;
-                case ScoreShardItems { Shard: 0 } score:
+                case RankShardItems { Shard: 0 } score:
                     Assert.Equal([5], score.Exclude);
                     sender.Tell(new ShardTopK(0, [4, 0], ["e", "a"], [0.9f, 0.5f], null));
                     break;
-                case ScoreShardItems { Shard: 1 }:
+                case RankShardItems { Shard: 1 }:
                     sender.Tell(new ShardTopK(1, [3, 1], ["d", "b"], [0.9f, 0.7f], null));
                     break;
             }

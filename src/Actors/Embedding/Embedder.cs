@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using WalsCluster.Messages;
 
 namespace WalsCluster.Actors.Embedding;
 
@@ -22,6 +23,7 @@ public sealed class Embedder : ReceiveActor
         _device = device;
         _createSession = createSession;
         Receive<EmbedTexts>(HandleEmbedTexts);
+        Receive<GetEncoderSettings>(_ => Sender.Tell(Settings(), Self));
     }
 
     /// <summary>An embedder for <paramref name="device"/> on <paramref name="dispatcherId"/> (the pinned embedding dispatcher by default).</summary>
@@ -44,6 +46,19 @@ public sealed class Embedder : ReceiveActor
     {
         var sender = Sender;
         sender.Tell(Embed(request), Self);
+    }
+
+    private EncoderSettingsReport Settings()
+    {
+        try
+        {
+            return new EncoderSettingsReport(_session!.Settings.ToJson(), null);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("Embedder {0} could not report its encoder settings: {1}", _device, e.Message);
+            return new EncoderSettingsReport("", $"failed on {_device}: {e.Message}");
+        }
     }
 
     private object Embed(EmbedTexts request)

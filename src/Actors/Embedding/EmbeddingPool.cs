@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using WalsCluster.Messages;
 
 namespace WalsCluster.Actors.Embedding;
 
@@ -38,6 +39,7 @@ public sealed class EmbeddingPool : ReceiveActor, IWithTimers
         Receive<EmbedTexts>(HandleEmbedTexts);
         Receive<TextsEmbedded>(HandleBatchEmbedded);
         Receive<EmbeddingRejected>(HandleBatchRejected);
+        Receive<GetEncoderSettings>(HandleGetEncoderSettings);
         Receive<FlushDue>(_ => Dispatch());
         Receive<Terminated>(HandleEmbedderTerminated);
     }
@@ -87,6 +89,17 @@ public sealed class EmbeddingPool : ReceiveActor, IWithTimers
             return;
         }
         Dispatch();
+    }
+
+    /// <summary>Every embedder runs the same encoder: the first one answers (after the batch it is running, if any).</summary>
+    private void HandleGetEncoderSettings(GetEncoderSettings get)
+    {
+        if (_embedders.Count == 0)
+        {
+            Sender.Tell(new EncoderSettingsReport("", "failed: no embedder is running on this node."), Self);
+            return;
+        }
+        _embedders.Keys.First().Forward(get);
     }
 
     private void HandleBatchEmbedded(TextsEmbedded reply)

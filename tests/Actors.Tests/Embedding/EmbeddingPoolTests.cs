@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using WalsCluster.Actors.Embedding;
+using WalsCluster.Messages;
 
 namespace WalsCluster.Actors.Tests.Embedding;
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using WalsCluster.Actors.Embedding;
+using WalsCluster.Embedding.ColdStart;
+using WalsCluster.Messages;
 
 namespace WalsCluster.Actors.Tests.Embedding;
 
@@ -42,6 +44,49 @@ internal sealed class FakeEncoder
             return texts.Select(VectorOf).ToArray();
         }
 
+        public EmbeddingSettings Settings { get; } = new() { Model = "fake", Pooling = "mean", Dimension = 2 };
+
         public void Dispose() => Interlocked.Increment(ref owner.Disposed);
+    }
+}
+
+/// <summary>
+/// A fake encoder with d-dimensional vectors that are pseudo-random functions of the text (FNV-1a of the text seeds a
+/// generator): distinct texts get linearly independent vectors, so a projection fitted on them is well posed. Counts its
+/// sessions and calls.
+/// </summary>
+public sealed class HashingEncoder(int dimension)
+{
+    public int Dimension { get; } = dimension;
+
+    public int Calls;
+
+    public int Sessions;
+
+    public float[] VectorOf(string text)
+    {
+        var random = new Random((int)StableHash.Fnv1a(text));
+        return Enumerable.Range(0, Dimension).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    public IEmbeddingSession Create(string device)
+    {
+        Interlocked.Increment(ref Sessions);
+        return new Session(this);
+    }
+
+    private sealed class Session(HashingEncoder owner) : IEmbeddingSession
+    {
+        public float[][] Embed(IReadOnlyList<string> texts)
+        {
+            Interlocked.Increment(ref owner.Calls);
+            return texts.Select(owner.VectorOf).ToArray();
+        }
+
+        public EmbeddingSettings Settings => new() { Model = "hashing", Pooling = "mean", Normalize = false, Dimension = owner.Dimension };
+
+        public void Dispose()
+        {
+        }
     }
 }

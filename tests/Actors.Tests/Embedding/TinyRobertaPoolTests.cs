@@ -1,5 +1,6 @@
 using Akka.TestKit.Xunit2;
 using WalsCluster.Actors.Embedding;
+using WalsCluster.Messages;
 using WalsCluster.Embedding;
 using WalsCluster.Embedding.Models;
 using WalsCluster.Embedding.Synthetic;

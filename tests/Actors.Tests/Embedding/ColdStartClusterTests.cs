@@ -1,0 +1,202 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Configuration;
+using WalsCluster.Core.Data;
+using WalsCluster.Core.Model;
+using WalsCluster.Core.Ranking;
+using WalsCluster.Core.Wals;
+using WalsCluster.Embedding.ColdStart;
+using WalsCluster.Embedding.Projection;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Actors.Tests.Embedding;
+
+/// <summary>
+/// One in-process node (roles trainer, query, embedder; the embedding pool over a fake hashing encoder) and a client:
+/// trains a small table with item texts through the cluster once, then each test checks one result against the
+/// single-process reference built from the same factors and vectors.
+/// </summary>
+public sealed class ColdStartCluster : IAsyncLifetime
+{
+    public const int Dimension = 12;
+    public const double ValidationFraction = 0.25;
+
+    public HashingEncoder Encoder { get; } = new(Dimension);
+    public WalsOptions Options { get; } = new WalsOptions { Factors = 6, Iterations = 3, Solver = WalsSolver.Cholesky, Threads = 1 }.Validate();
+    public InteractionTable Table { get; private set; } = null!;
+    public IReadOnlyList<ItemTextRecord> Texts { get; private set; } = null!;
+    public ActorSystem Node { get; private set; } = null!;
+    public WalsClient Client { get; private set; } = null!;
+    public ClusterTrainingResult Trained { get; private set; } = null!;
+    public SavedModel Local { get; private set; } = null!;
+
+    private static readonly Config Overlay = ConfigurationFactory.ParseString("wals.cluster { user-shards = 2, item-shards = 3 }");
+
+    public async Task InitializeAsync()
+    {
+        var random = new Random(5);
+        var users = new IdMap();
+        var items = new IdMap();
+        var (u, i, v) = (new List<int>(), new List<int>(), new List<float>());
+        for (var e = 0; e < 900; e++)
+        {
+            u.Add(users.GetOrAdd($"user{random.Next(70)}"));
+            i.Add(items.GetOrAdd($"item{random.Next(60)}"));
+            v.Add(random.Next(1, 6));
+        }
+        Table = new InteractionTable(users, items, u.ToArray(), i.ToArray(), v.ToArray());
+        // Texts for 50 of the trained items (10 trained items have none) and for 12 items without interactions.
+        Texts = Enumerable.Range(0, 50).Select(n => new ItemTextRecord(Table.Items[n], $"text of {Table.Items[n]}"))
+            .Concat(Enumerable.Range(0, 12).Select(n => new ItemTextRecord($"cold{n}", $"a new item number {n}")))
+            .ToList();
+
+        var port = FreePort();
+        var roles = new[] { WalsSystem.TrainerRole, WalsSystem.QueryRole, WalsSystem.EmbedderRole };
+        Node = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, [], roles), Overlay));
+        WalsSystem.Start(Node, WalsSettings.FromConfig(Node.Settings.Config), roles, Encoder.Create);
+        Client = await WalsClient.ConnectAsync($"127.0.0.1:{port}", TimeSpan.FromSeconds(30), Overlay);
+        Trained = await Client.TrainAsync(Table, Options, itemText: new ItemTextInput(Texts, ValidationFraction)).WaitAsync(TimeSpan.FromSeconds(120));
+        Local = WalsClient.ToSavedModel(Table, Options, Trained, "test");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Client is not null)
+        {
+            await Client.DisposeAsync();
+        }
+        if (Node is not null)
+        {
+            await CoordinatedShutdown.Get(Node).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixture<ColdStartCluster>
+{
+    private const float Tolerance = 1e-4f;
+
+    /// <summary>The single-process fit on the same warm items: every embedded trained item, held out by the same hash.</summary>
+    private ProjectionFit LocalFit()
+    {
+        var k = cluster.Options.Factors;
+        var embeddings = new List<float[]>();
+        var factors = new List<float[]>();
+        var held = new List<bool>();
+        foreach (var record in cluster.Texts)
+        {
+            var item = cluster.Table.Items.IndexOf(record.Id);
+            if (item < 0)
+            {
+                continue;
+            }
+            embeddings.Add(cluster.Encoder.VectorOf(record.Text));
+            factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
+            held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
+        }
+        Assert.Contains(true, held);
+        return ProjectionFitter.Fit(embeddings, factors, held);
+    }
+
+    [Fact]
+    public void The_cluster_fitted_projection_equals_the_local_fit_on_the_same_warm_items()
+    {
+        var projection = cluster.Trained.Projection!;
+        var local = LocalFit();
+        var fitted = projection.Projection;
+        Assert.Equal(local.Mu, fitted.Mu, 1e-9 * local.Mu);
+        Assert.Equal(local.Mu, projection.Fit.Mu, 1e-9 * local.Mu);
+        Assert.Equal(local.Projection.W.Length, fitted.W.Length);
+        Assert.True(local.Projection.W.Zip(fitted.W).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        Assert.True(local.Projection.Bias.Zip(fitted.Bias).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        Assert.Equal(local.Candidates.First(c => c.Mu == local.Mu).ValidationMse, projection.Fit.ValidationMse, 1e-6);
+        Assert.Equal(50, projection.Fit.TrainItems + projection.Fit.ValidationItems);
+        Assert.Equal(12, projection.Fit.ColdItems);
+        Assert.Equal(ColdStartCluster.Dimension, projection.Encoder.Dimension);
+        Assert.Equal(62, projection.Pipeline.ShardItems.Sum());
+    }
+
+    [Fact]
+    public async Task Cold_items_get_the_projected_factors_and_appear_in_recommendations_as_in_the_local_model()
+    {
+        var projection = cluster.Trained.Projection!;
+        var k = cluster.Options.Factors;
+        Assert.Equal(Enumerable.Range(0, 12).Select(n => $"cold{n}"), projection.ColdIds);
+        for (var c = 0; c < 12; c++)
+        {
+            var expected = projection.Projection.Apply(cluster.Encoder.VectorOf($"a new item number {c}"));
+            Assert.True(expected.Zip(projection.ColdFactors.AsSpan(c * k, k).ToArray()).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        }
+        var model = cluster.Local.Model;
+        Assert.Equal(cluster.Table.Items.Count + 12, model.Items.Count);
+        var ranker = new FactorRanker(model);
+        var everything = model.Items.Count;
+        var coldSeen = 0;
+        foreach (var user in new[] { 0, 7, 33 })
+        {
+            var id = cluster.Table.Users[user];
+            var reply = await cluster.Client.AskAsync(new Recommend(id, everything));
+            Assert.Null(reply.Failure);
+            Assert.Empty(reply.MissingShards);
+            var local = ranker.Recommend(user, everything, cluster.Local.Train, new RecommendOptions { ExcludeTrainingItems = true });
+            Assert.Equal(local.Select(s => model.Items[s.Item]), reply.Items.Select(r => r.Id));
+            coldSeen += reply.Items.Count(r => r.Id.StartsWith("cold", StringComparison.Ordinal));
+            var top = await cluster.Client.AskAsync(new Recommend(id, 10));
+            Assert.Equal(local.Take(10).Select(s => model.Items[s.Item]), top.Items.Select(r => r.Id));
+        }
+        Assert.Equal(3 * 12, coldSeen);
+        var similar = await cluster.Client.AskAsync(new SimilarItems("cold3", 5));
+        Assert.Null(similar.Failure);
+        Assert.Equal(ranker.SimilarItems(model.Items.IndexOf("cold3"), 5).Select(s => model.Items[s.Item]), similar.Items.Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task A_text_query_returns_the_items_the_local_model_returns_for_the_same_text()
+    {
+        var section = ProjectionSection.Find(cluster.Local, "cluster model")!;
+        Assert.Equal(Enumerable.Range(0, 12).Select(n => $"cold{n}"), section.Fit.ProjectedItems);
+        var ranker = new FactorRanker(cluster.Local.Model);
+        foreach (var text in new[] { "a new item number 4", $"text of {cluster.Table.Items[3]}", "something else entirely" })
+        {
+            var local = ranker.Recommend(section.Projection.Apply(cluster.Encoder.VectorOf(text)), 10);
+            var reply = await cluster.Client.AskAsync(new RecommendForText(text, 10));
+            Assert.Null(reply.Failure);
+            Assert.Equal(local.Select(s => cluster.Local.Model.Items[s.Item]), reply.Items.Select(r => r.Id));
+        }
+        // The cold item's own text scores it x . x = |W^T e + b|^2, exactly as the local model does.
+        var all = await cluster.Client.AskAsync(new RecommendForText("a new item number 4", cluster.Local.Model.Items.Count));
+        var own = section.Projection.Apply(cluster.Encoder.VectorOf("a new item number 4"));
+        Assert.Equal(own.Sum(v => v * v), all.Items.Single(i => i.Id == "cold4").Score, 1e-4);
+    }
+
+    [Fact]
+    public void The_model_file_carries_the_projection_and_the_cold_items()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"wals-cluster-projection-{Guid.NewGuid():N}.walsmodel");
+        try
+        {
+            cluster.Local.Save(path);
+            var loaded = SavedModel.Load(path);
+            var section = ProjectionSection.Find(loaded, path)!;
+            Assert.Equal(cluster.Trained.Projection!.Fit.Mu, section.Projection.Mu);
+            Assert.Equal(ColdStartCluster.Dimension, section.Embedding.Dimension);
+            Assert.Equal("hashing", section.Embedding.Model);
+            Assert.Equal(cluster.Local.Model.ItemFactors, loaded.Model.ItemFactors);
+            Assert.Equal(cluster.Local.Model.Items.Count, loaded.Train.Columns);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
