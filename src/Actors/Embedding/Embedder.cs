@@ -33,7 +33,7 @@ public sealed class Embedder : ReceiveActor
     protected override void PreStart()
     {
         _session = _createSession();
-        _log.Info("Embedder {0} started its encoder session", _device);
+        _log.Info(_session is LazyEmbeddingSession ? "Embedder {0} started; its encoder session is created on the first request" : "Embedder {0} started its encoder session", _device);
     }
 
     protected override void PostStop()

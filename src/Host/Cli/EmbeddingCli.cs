@@ -40,6 +40,10 @@ internal sealed class EmbeddingOptions
         }
     }
 
+    /// <summary>The options given on the command line (not defaulted), by name.</summary>
+    public IReadOnlyList<string> Given(ParseResult result) =>
+        new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
     public EncoderRequest Read(ParseResult result)
     {
         var batch = result.GetValue(Batch);

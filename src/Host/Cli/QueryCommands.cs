@@ -15,7 +15,7 @@ internal static class QueryCommands
     public static Command CreateRecommend()
     {
         var model = new Option<string?>("--model") { Description = "The model file (or give --cluster)." };
-        var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file (with --user or --items)." };
+        var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file (with --user, --items or --text)." };
         var foldIn = new Option<string?>("--items") { Description = "Fold in a user who is not in the model from ITEM[:VALUE],... (value 1 when omitted): one exact solve against the item factors." };
         var user = new Option<string?>("--user") { Description = "External user id (give --user or --text)." };
         var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to x = W^T e + b and scored x . y_i." };
@@ -34,9 +34,18 @@ internal static class QueryCommands
         {
             if (result.GetValue(cluster) is { } address)
             {
-                if (result.GetValue(text) is not null || result.GetValue(model) is not null)
+                if (result.GetValue(model) is not null)
                 {
-                    throw new ArgumentException("With --cluster give --user or --items (not --model or --text).");
+                    throw new ArgumentException("Give --model or --cluster, not both.");
+                }
+                if (result.GetValue(text) is { } phrase)
+                {
+                    if (result.GetValue(user) is not null || result.GetValue(foldIn) is not null)
+                    {
+                        throw new ArgumentException("Give exactly one of --user, --items and --text.");
+                    }
+                    // The cluster embeds with its embedder nodes' encoder and projects with the coordinator's last fit.
+                    return Cluster.ClusterCommands.Ask(address, new RecommendForText(phrase, CheckK(result.GetValue(k))), result.GetValue(json));
                 }
                 return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(result.GetValue(user), null, result.GetValue(foldIn), result.GetValue(k)), result.GetValue(json));
             }

@@ -40,11 +40,25 @@ internal static class TrainCommand
             var options = hyper.Read(result);
             if (result.GetValue(cluster) is { } address)
             {
-                if (result.GetValue(testFraction) is not null || result.GetValue(test) is not null || result.GetValue(itemText) is not null)
+                if (result.GetValue(testFraction) is not null || result.GetValue(test) is not null)
                 {
-                    throw new ArgumentException("--test-fraction, --test and --item-text are not supported with --cluster yet: split with 'wals split' first, and fit the projection with a local 'wals train'.");
+                    throw new ArgumentException("--test-fraction and --test are not supported with --cluster yet: split with 'wals split' first.");
                 }
-                return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson);
+                var given = embedding.Given(result);
+                if (given.Count > 0)
+                {
+                    throw new ArgumentException($"With --cluster the encoder is the embedder nodes' (wals.embedding.model, pooling, max-length, devices ...); remove {string.Join(", ", given)}.");
+                }
+                Cluster.ItemTextRequest? texts = null;
+                if (result.GetValue(itemText) is { } source)
+                {
+                    if (EmbeddingFile.IsEmbeddingFile(source))
+                    {
+                        throw new ArgumentException($"--item-text {source} is an embeddings file; with --cluster give the item texts (id,text CSV, JSONL or movielens:DIR): the cluster's embedders embed them.");
+                    }
+                    texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly));
+                }
+                return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson, texts);
             }
             var request = new TrainRequest
             {

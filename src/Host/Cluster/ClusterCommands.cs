@@ -5,25 +5,46 @@ using System.Text.Json.Nodes;
 using WalsCluster.Actors;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Wals;
+using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Messages;
 using WalsCluster.Host.Cli;
 
 namespace WalsCluster.Host.Cluster;
 
+/// <summary>The item texts of <c>wals train --cluster --item-text</c>: the source, the projection options, and whether items
+/// with text but no interactions are sent (they become the cluster's cold items).</summary>
+internal sealed record ItemTextRequest(string Source, double ValidationFraction, ProjectionWeighting Weighting, bool AddTextOnlyItems);
+
 /// <summary>The client side of <c>wals train --cluster</c>, <c>wals recommend --cluster</c> and <c>wals similar --cluster</c>.</summary>
 internal static class ClusterCommands
 {
     /// <summary>Loads the input here, ingests it into the cluster's factor shards, trains there, and writes the gathered model.</summary>
-    public static int TrainOnCluster(string cluster, string path, LoadOptions load, WalsOptions options, string? modelPath, bool asJson)
+    public static int TrainOnCluster(string cluster, string path, LoadOptions load, WalsOptions options, string? modelPath, bool asJson, ItemTextRequest? texts = null)
     {
         var watch = Stopwatch.StartNew();
         var table = InteractionLoader.Load(path, load).Table;
         Output.Note(asJson, $"loaded {table.Users.Count:N0} users, {table.Items.Count:N0} items, {table.Count:N0} interactions in {watch.Elapsed.TotalSeconds:F2} s");
+        ItemTextInput? itemText = null;
+        if (texts is not null)
+        {
+            var records = ItemTextFile.Read(texts.Source);
+            var kept = texts.AddTextOnlyItems ? records : records.Where(r => table.Items.Contains(r.Id)).ToList();
+            Output.Note(asJson, $"read {records.Count:N0} item texts from {texts.Source}" + (kept.Count == records.Count ? "" : $"; sending the {kept.Count:N0} of trained items"));
+            itemText = new ItemTextInput(kept, texts.ValidationFraction, texts.Weighting);
+        }
         var (trained, _) = Run(cluster, async client =>
         {
-            var r = await client.TrainAsync(table, options, p => Output.Note(asJson, Describe(p)));
+            var r = await client.TrainAsync(table, options, p => Output.Note(asJson, Describe(p)), itemText: itemText,
+                embedded: e => Output.Note(asJson, $"embedded {e.Texts:N0} texts ({e.Dimension} dimensions) in {e.Seconds:F1} s ({e.Texts / Math.Max(e.Seconds, 1e-9):F1} texts/s), " +
+                    $"{e.Requests:N0} pool requests, {e.BusyAnswers:N0} busy answers retried, {e.Batches:N0} shard batches; {e.ItemsWithoutInteractions:N0} items have no interactions"));
             return (r, 0);
         });
+        var fit = trained.Projection?.Fit;
+        if (trained.Projection is { } p)
+        {
+            Output.Note(asJson, $"projection {p.Encoder.Dimension} -> {options.Factors} ({p.Encoder}): mu {fit!.Mu:G3} chosen on {fit.ValidationItems} held-out warm items " +
+                $"(validation MSE {fit.ValidationMse:G4} vs mean |y|^2 {fit.ValidationMeanSquare:G4}), fitted on {fit.TrainItems + fit.ValidationItems} items; {fit.ColdItems} cold items got factors");
+        }
         if (modelPath is not null)
         {
             WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path)).Save(modelPath);
@@ -44,6 +65,22 @@ internal static class ClusterCommands
                 ["ingest_seconds"] = trained.Ingestion.Seconds,
                 ["ingest_bytes"] = trained.Ingestion.Bytes,
                 ["model"] = modelPath,
+                ["projection"] = trained.Projection is not { } projection ? null : new JsonObject
+                {
+                    ["embedding_model"] = projection.Encoder.Model,
+                    ["pooling"] = projection.Encoder.Pooling,
+                    ["max_length"] = projection.Encoder.MaxLength,
+                    ["dimension"] = projection.Encoder.Dimension,
+                    ["mu"] = fit!.Mu,
+                    ["train_items"] = fit.TrainItems,
+                    ["validation_items"] = fit.ValidationItems,
+                    ["validation_mse"] = fit.ValidationMse,
+                    ["validation_mean_square"] = fit.ValidationMeanSquare,
+                    ["text_only_items_added"] = fit.ColdItems,
+                    ["embed_seconds"] = projection.Pipeline.Seconds,
+                    ["busy_answers"] = projection.Pipeline.BusyAnswers,
+                    ["fit_seconds"] = fit.Seconds,
+                },
             });
         }
         else

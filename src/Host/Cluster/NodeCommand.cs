@@ -22,7 +22,7 @@ internal static class NodeCommand
         var host = new Option<string?>("--host") { Description = "Hostname or IP to bind and advertise (default 127.0.0.1)." };
         var port = new Option<int?>("--port") { Description = "TCP port (default 4053)." };
         var seeds = new Option<string?>("--seed-nodes") { Description = "HOST:PORT[,HOST:PORT...] of the seed nodes; omitted: this node is the first seed." };
-        var roles = new Option<string?>("--roles") { Description = "trainer,query (default both): trainer hosts factor shards and the coordinator, query the router." };
+        var roles = new Option<string?>("--roles") { Description = "trainer,query,embedder (default all three): trainer hosts factor shards and the coordinator, query the router, embedder the embedding pool (wals.embedding)." };
         var config = new Option<string?>("--config") { Description = "A HOCON overlay over hocon/reference.conf (e.g. wals.cluster.user-shards)." };
         var stdin = new Option<bool>("--stop-on-stdin") { Description = "Leave the cluster and exit when standard input says 'stop' or ends (for supervisors and tests)." };
         var command = new Command("node", "Run a WalsCluster node (Akka.NET cluster member, actor system 'wals').");
@@ -38,10 +38,12 @@ internal static class NodeCommand
                 result.GetValue(host) ?? section["Host"] ?? "127.0.0.1",
                 result.GetValue(port) ?? (int.TryParse(section["Port"], out var p) ? p : 4053),
                 Split(result.GetValue(seeds) ?? section["SeedNodes"]).Select(s => WalsSystem.ParseHostPort(s, "seed-nodes")).ToArray(),
-                Split(result.GetValue(roles) ?? section["Roles"] ?? "trainer,query"));
+                Split(result.GetValue(roles) ?? section["Roles"] ?? "trainer,query,embedder"));
             var overlayPath = result.GetValue(config) ?? section["Config"];
             var overlay = overlayPath is null ? null : Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(overlayPath));
-            WalsSettings.FromConfig(WalsSystem.Config(node, overlay));
+            var nodeConfig = WalsSystem.Config(node, overlay);
+            WalsSettings.FromConfig(nodeConfig);
+            HostingExtensions.ValidateEmbedding(nodeConfig);
             builder.Services.AddAkka(WalsSystem.SystemName, (akka, _) =>
             {
                 akka.WithWalsNode(node, overlay);
