@@ -28,9 +28,9 @@ public sealed record ItemTextInput(IReadOnlyList<ItemTextRecord> Records, double
 /// <summary>
 /// What the embedding pipeline and the coordinator's fit produced: the pipeline's summary, the encoder's settings (as the
 /// embedder nodes report them), the fit, and the cold items (text, no interactions) with their projected factors, in
-/// global order (ids, k factors each).
+/// global order (ids, k factors each), and the share of warm items that was held out (by <see cref="ProjectionSplit"/>).
 /// </summary>
-public sealed record ClusterProjection(EmbeddingPipelineSummary Pipeline, EmbeddingSettings Encoder, ProjectionFitted Fit, string[] ColdIds, float[] ColdFactors)
+public sealed record ClusterProjection(EmbeddingPipelineSummary Pipeline, EmbeddingSettings Encoder, ProjectionFitted Fit, string[] ColdIds, float[] ColdFactors, double ValidationFraction)
 {
     public RidgeProjection Projection => RidgeProjection.FromBytes(Fit.Projection);
 }
@@ -142,7 +142,7 @@ public sealed class WalsClient : IAsyncDisposable
             if (fitted is not null)
             {
                 var (ids, factors) = await GatherColdAsync(run, table.Items.Count, fitted.ColdItems, options.Factors, cancellationToken);
-                projection = new ClusterProjection(pipeline!, encoder!, fitted, ids, factors);
+                projection = new ClusterProjection(pipeline!, encoder!, fitted, ids, factors, itemText!.ValidationFraction);
             }
             return new ClusterTrainingResult(run, completed, users, items, ingestion, history) { Projection = projection };
         }
@@ -291,8 +291,8 @@ public sealed class WalsClient : IAsyncDisposable
             ValidationItems = fit.ValidationItems,
             ValidationMse = fit.ValidationMse,
             ValidationMeanSquare = fit.ValidationMeanSquare,
-            // The cluster holds out by a hash of the item id (ProjectionSplit), not by a seeded shuffle.
-            ValidationFraction = 0,
+            ValidationFraction = projection.ValidationFraction,
+            // The cluster holds out by a hash of the item id (ProjectionSplit), not by a seeded shuffle: no seed.
             Seed = 0,
             ProjectedItems = projection.ColdIds,
         };

@@ -191,6 +191,7 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
             Assert.Equal(cluster.Trained.Projection!.Fit.Mu, section.Projection.Mu);
             Assert.Equal(ColdStartCluster.Dimension, section.Embedding.Dimension);
             Assert.Equal("hashing", section.Embedding.Model);
+            Assert.Equal(ColdStartCluster.ValidationFraction, section.Fit.ValidationFraction);
             Assert.Equal(cluster.Local.Model.ItemFactors, loaded.Model.ItemFactors);
             Assert.Equal(cluster.Local.Model.Items.Count, loaded.Train.Columns);
         }
