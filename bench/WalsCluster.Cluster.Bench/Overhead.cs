@@ -18,12 +18,15 @@ namespace WalsCluster.Cluster.Bench;
 /// </summary>
 internal static class Overhead
 {
+    private static string? _overlayPath;
+
     public static async Task<int> RunAsync(string[] args)
     {
         string? input = null;
         int iterations = 3, factors = 64, rows = 0;
         var nodeCounts = new[] { 1, 3 };
         var engine = true;
+        string? shards = null;
         for (var a = 0; a < args.Length; a++)
         {
             switch (args[a])
@@ -34,6 +37,7 @@ internal static class Overhead
                 case "--rows": rows = int.Parse(args[++a], CultureInfo.InvariantCulture); break;
                 case "--nodes": nodeCounts = args[++a].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--no-engine": engine = false; break;
+                case "--shards": shards = args[++a]; break;
                 default: throw new ArgumentException($"Unknown option '{args[a]}'.");
             }
         }
@@ -67,7 +71,16 @@ internal static class Overhead
             Seed = 42,
         }.Validate();
         Console.WriteLine($"options: k {factors}, CG 3 steps (no preconditioner), log transform, beta 0, alpha 1, lambda 0.05, {iterations} iterations, threads {options.EffectiveThreads}");
-        var settings = WalsSettings.FromConfig(ConfigurationFactory.ParseString(""));
+        // --shards U,I: the shard counts of the nodes and the client (a HOCON overlay file for the node processes).
+        var overlay = "";
+        if (shards is not null)
+        {
+            var counts = shards.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+            overlay = $"wals.cluster.user-shards = {counts[0]}\nwals.cluster.item-shards = {counts[^1]}\n";
+        }
+        _overlayPath = Path.Combine(Path.GetTempPath(), $"wals-overhead-{Environment.ProcessId}.conf");
+        File.WriteAllText(_overlayPath, overlay);
+        var settings = WalsSettings.FromConfig(ConfigurationFactory.ParseString(overlay));
         var formula = Formula(table, settings, factors);
         Console.WriteLine($"shards: {settings.UserShards} user, {settings.ItemShards} item; formula per user half-step {formula.UserRows:N0} rows in {formula.UserBlocks} blocks = {Mb(formula.UserBytes)} MB, per item half-step {formula.ItemRows:N0} rows in {formula.ItemBlocks} blocks = {Mb(formula.ItemBytes)} MB");
 
@@ -132,9 +145,9 @@ internal static class Overhead
             {
                 Console.Error.WriteLine("  " + line);
             }
-        }, TimeSpan.FromSeconds(120), walsDll: Path.Combine(AppContext.BaseDirectory, "wals.dll"));
+        }, TimeSpan.FromSeconds(120), configPath: _overlayPath, walsDll: Path.Combine(AppContext.BaseDirectory, "wals.dll"));
         Console.WriteLine($"  {n} node(s) up in {total.Elapsed.TotalSeconds:F1} s");
-        await using var client = await WalsClient.ConnectAsync(nodes.Seed, TimeSpan.FromSeconds(60));
+        await using var client = await WalsClient.ConnectAsync(nodes.Seed, TimeSpan.FromSeconds(60), ConfigurationFactory.ParseString(File.ReadAllText(_overlayPath!)));
         var samples = new List<(TrainingProgress Progress, long Loopback, double At)>();
         long loopbackStart = 0;
         double ingestedAt = 0;

@@ -193,11 +193,12 @@ public sealed partial class FactorShard : ReceiveActor
         }
         var current = block.Factors;
         var spare = block.SpareFactors;
-        SolverScheduler.For(Context.System, _settings).Run(() =>
+        SolverScheduler.For(Context.System, _settings).RunSolve(() =>
         {
             if (evaluate)
             {
-                return new Solved(run, iteration, null, block.Evaluate(collector.Buffer, gram), block.Gram(current));
+                var own = block.Gram(current);
+                return new Solved(run, iteration, null, block.Evaluate(collector.Buffer, gram, own), own);
             }
             var threads = block.Options.EffectiveThreads;
             HalfStepResult result;

@@ -128,12 +128,16 @@ public sealed class ShardBlock
     /// The buffer the factor blocks of the next half-step are copied into (FixedGlobals.Length x k), allocated once per run
     /// and reused: in a correct run the blocks of half-step t + 1 are only published after this shard finished t.
     /// </summary>
-    public float[] FixedBuffer => _fixedBuffer ??= new float[checked(FixedGlobals.Length * K)];
+    public float[] FixedBuffer => _fixedBuffer ??= FactorArrays.Allocate(checked((long)FixedGlobals.Length * K));
 
     /// <summary>A second factor array (Rows x k) a solve writes into; <see cref="ReplaceFactors"/> swaps it with the current one.</summary>
-    public float[] SpareFactors => _spare ??= new float[_factors.Length];
+    public float[] SpareFactors => _spare ??= FactorArrays.Allocate(_factors.Length);
 
-    /// <summary>Allocates the per-run buffers (block buffer, spare factors) now, at PrepareRun, rather than in the first half-step.</summary>
+    /// <summary>
+    /// Allocates the per-run buffers (block buffer, spare factors) now, at PrepareRun, rather than in the first half-step.
+    /// Like the engine's factor matrices they are <see cref="FactorArrays"/> (huge pages advised on Linux): the solves read
+    /// the fixed-side buffer's rows in random order.
+    /// </summary>
     public void AllocateBuffers()
     {
         _ = FixedBuffer;
@@ -150,7 +154,7 @@ public sealed class ShardBlock
         {
             return _factors;
         }
-        _rotated ??= GC.AllocateUninitializedArray<float>(_factors.Length);
+        _rotated ??= FactorArrays.Allocate(_factors.Length);
         Rotate(_factors, _rotated, Rows, K, rotation, Options.EffectiveThreads);
         return _rotated;
     }
@@ -260,7 +264,7 @@ public sealed class ShardBlock
             }
         }
         var k = options.Factors;
-        var factors = new float[(long)rowGlobals.Length * k];
+        var factors = FactorArrays.Allocate((long)rowGlobals.Length * k);
         var seed = side == Side.Users ? options.Seed : options.Seed + 1;
         for (var r = 0; r < rowGlobals.Length; r++)
         {
@@ -282,31 +286,42 @@ public sealed class ShardBlock
 
     /// <summary>
     /// The loss terms of the current factors without solving (the final objective): observed sum c (p - t)^2 - w0 t^2 =
-    /// Cp (1 - 2t) + Cw t^2 with t = x . y, implicit w0 x^T G x, and sum lambda_u |x_u|^2.
+    /// Cp (1 - 2t) + Cw t^2 with t = x . y (rows in parallel), implicit w0 sum_u x_u^T G x_u = w0 tr(G X^T X) from the
+    /// shard's own Gram matrix <paramref name="ownGram"/> (k^2 instead of k^2 per row), and sum lambda_u |x_u|^2.
     /// </summary>
-    public HalfStepResult Evaluate(float[] fixedFactors, double[] gram)
+    public HalfStepResult Evaluate(float[] fixedFactors, double[] gram, double[] ownGram)
     {
         var k = K;
         var pattern = Interactions.Pattern;
-        double observed = 0, implicitPart = 0;
-        var gx = new double[k];
-        for (var u = 0; u < Rows; u++)
-        {
-            var x = _factors.AsSpan(u * k, k);
-            for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
+        var factors = _factors;
+        double observed = 0;
+        var sync = new object();
+        const int ChunkRows = 1024;
+        Parallel.For(0, (Rows + ChunkRows - 1) / ChunkRows, Core.Parallelism.Options(Options.EffectiveThreads), () => 0.0,
+            (chunk, _, local) =>
             {
-                var t = (double)VectorKernels.Dot(x, fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k));
-                observed += Interactions.Cp[e] * (1 - 2 * t) + Interactions.Cw[e] * t * t;
-            }
-            for (var i = 0; i < k; i++)
-            {
-                double s = 0;
-                for (var j = 0; j < k; j++)
+                for (var u = chunk * ChunkRows; u < Math.Min(Rows, (chunk + 1) * ChunkRows); u++)
                 {
-                    s += gram[i * k + j] * x[j];
+                    var x = factors.AsSpan(u * k, k);
+                    for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
+                    {
+                        var t = (double)VectorKernels.Dot(x, fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k));
+                        local += Interactions.Cp[e] * (1 - 2 * t) + Interactions.Cw[e] * t * t;
+                    }
                 }
-                implicitPart += x[i] * s;
-            }
+                return local;
+            },
+            local =>
+            {
+                lock (sync)
+                {
+                    observed += local;
+                }
+            });
+        double implicitPart = 0;
+        for (var i = 0; i < k * k; i++)
+        {
+            implicitPart += gram[i] * ownGram[i];
         }
         var reg = Regularization();
         return new HalfStepResult(Rows, observed, Options.UnobservedWeight * implicitPart, reg, reg, 0);
@@ -401,7 +416,7 @@ public sealed class BlockCollector
         _block = block;
         Iteration = iteration;
         var length = (long)block.FixedGlobals.Length * block.K;
-        Buffer = buffer ?? GC.AllocateUninitializedArray<float>(checked((int)length));
+        Buffer = buffer ?? FactorArrays.Allocate(length);
         if (Buffer.Length != length)
         {
             throw new ArgumentException($"The collector buffer has {Buffer.Length} values, expected {length}.", nameof(buffer));

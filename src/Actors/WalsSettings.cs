@@ -46,6 +46,9 @@ public sealed record WalsSettings
     /// <summary>Dedicated threads of the node's solves (<c>solver-threads</c>; 0 = one per core). See <see cref="SolverScheduler"/>.</summary>
     public int SolverThreads { get; init; }
 
+    /// <summary>Shard solves a node runs at once on its solver threads (<c>concurrent-solves</c>). See <see cref="SolverScheduler.RunSolve"/>.</summary>
+    public int ConcurrentSolves { get; init; } = 1;
+
     /// <summary>The reference configuration shipped in this assembly (hocon/reference.conf).</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -68,6 +71,7 @@ public sealed record WalsSettings
             IngestAttempts = Int(c, "ingest-attempts", 1, 1000),
             GatherRows = Int(c, "gather-rows", 1, 1 << 24),
             SolverThreads = Int(c, "solver-threads", 0, 4096),
+            ConcurrentSolves = Int(c, "concurrent-solves", 1, 4096),
         };
     }
 
