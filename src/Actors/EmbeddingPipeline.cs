@@ -60,7 +60,17 @@ public static class EmbeddingPipeline
         var stats = new Stats();
         var shardItems = new int[itemShards];
         var batcher = new ShardBatcher(run, itemShards, pipeline.ShardBatchItems);
-        await Source.From(items)
+        try
+        {
+            await RunStream();
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.Count == 1)
+        {
+            // A stage that fails with a faulted task may hand the stream its AggregateException; callers get the reason.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
+        }
+
+        Task RunStream() => Source.From(items)
             .Grouped(pipeline.RequestTexts)
             .SelectAsync(pipeline.Parallelism, chunk => EmbedAsync(embedding, chunk.ToArray(), pipeline, stats, cancellationToken))
             .Concat(Source.Single(new[] { ShardBatcher.End }))
