@@ -260,10 +260,11 @@ public sealed class WalsClient : IAsyncDisposable
         Actors.Router.Ask<Recommendations>(query, Settings.QueryTimeout * 3 + TimeSpan.FromSeconds(5), cancellationToken);
 
     /// <summary>The gathered factors as the engine's saved model (same file format as <c>wals train</c>).</summary>
-    public static SavedModel ToSavedModel(InteractionTable table, WalsOptions options, ClusterTrainingResult result, string source)
+    public static SavedModel ToSavedModel(InteractionTable table, WalsOptions options, ClusterTrainingResult result, string source, string? testSplitPath = null)
     {
         var metadata = new TrainingMetadata
         {
+            TestSplitPath = testSplitPath,
             IterationsCompleted = result.Completed.Iterations,
             TotalSeconds = result.Completed.Seconds,
             NonZeros = table.Count,

@@ -17,8 +17,13 @@ namespace WalsCluster.Cluster.Tests;
 /// eigenbasis comes from the summed partial Grams, so factors differ in the last bits) the ranking metrics on a held-out
 /// split must equal the engine's within 0.002. Small k and few iterations keep it short.
 /// </summary>
-public sealed class ThreeProcessClusterTests(ITestOutputHelper output, ThreeNodeCluster cluster) : IClassFixture<ThreeNodeCluster>
+public sealed partial class ThreeProcessClusterTests(ITestOutputHelper output, ThreeNodeCluster cluster) : IClassFixture<ThreeNodeCluster>
 {
+    /// <summary>For the other part of the class (ClusterCliTests.cs), which shares the three node processes.</summary>
+    private ITestOutputHelper Output => output;
+
+    private ThreeNodeCluster Cluster => cluster;
+
     [Fact]
     public async Task Three_node_processes_train_the_same_factors_and_rankings_as_the_single_process_engine()
     {

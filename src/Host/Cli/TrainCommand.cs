@@ -40,9 +40,13 @@ internal static class TrainCommand
             var options = hyper.Read(result);
             if (result.GetValue(cluster) is { } address)
             {
-                if (result.GetValue(testFraction) is not null || result.GetValue(test) is not null)
+                if (result.GetValue(testFraction) is not null && result.GetValue(test) is not null)
                 {
-                    throw new ArgumentException("--test-fraction and --test are not supported with --cluster yet: split with 'wals split' first.");
+                    throw new ArgumentException("Give either --test-fraction or --test, not both.");
+                }
+                if (result.GetValue(testFraction) is { } f && !(f > 0 && f < 1))
+                {
+                    throw new ArgumentException($"Option 'test-fraction' = {f} is invalid: it must be between 0 and 1 (exclusive).");
                 }
                 var given = embedding.Given(result);
                 if (given.Count > 0)
@@ -58,7 +62,8 @@ internal static class TrainCommand
                     }
                     texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly));
                 }
-                return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson, texts);
+                return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson, texts,
+                    result.GetValue(testFraction), result.GetValue(test));
             }
             var request = new TrainRequest
             {

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using WalsCluster.Actors;
 using WalsCluster.Core.Data;
+using WalsCluster.Core.Splits;
 using WalsCluster.Core.Wals;
 using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Messages;
@@ -19,11 +20,40 @@ internal sealed record ItemTextRequest(string Source, double ValidationFraction,
 internal static class ClusterCommands
 {
     /// <summary>Loads the input here, ingests it into the cluster's factor shards, trains there, and writes the gathered model.</summary>
-    public static int TrainOnCluster(string cluster, string path, LoadOptions load, WalsOptions options, string? modelPath, bool asJson, ItemTextRequest? texts = null)
+    public static int TrainOnCluster(string cluster, string path, LoadOptions load, WalsOptions options, string? modelPath, bool asJson, ItemTextRequest? texts = null,
+        double? testFraction = null, string? testPath = null)
     {
         var watch = Stopwatch.StartNew();
         var table = InteractionLoader.Load(path, load).Table;
         Output.Note(asJson, $"loaded {table.Users.Count:N0} users, {table.Items.Count:N0} items, {table.Count:N0} interactions in {watch.Elapsed.TotalSeconds:F2} s");
+        // The same split as the local 'wals train' (TrainingJob): the cluster trains on the training part only.
+        string? testSplitPath = null;
+        long testRows = 0;
+        if (testPath is not null)
+        {
+            var testTable = InteractionLoader.Load(testPath, load, table.Users, table.Items).Table;
+            testRows = testTable.Count;
+            testSplitPath = Path.GetFullPath(testPath);
+            Output.Note(asJson, $"test file {testPath}: {testTable.Count:N0} rows; its users and items join the model ({table.Users.Count:N0} users, {table.Items.Count:N0} items)");
+        }
+        else if (testFraction is { } fraction)
+        {
+            if (modelPath is null)
+            {
+                throw new ArgumentException("--test-fraction with --cluster needs --model: the held-out part is written beside it as MODEL.test.csv.");
+            }
+            var split = Splitter.RandomHoldout(table, fraction, (ulong)options.Seed);
+            table = split.Train;
+            testRows = split.Test.Count;
+            testSplitPath = Path.GetFullPath(modelPath + ".test.csv");
+            var folder = Path.GetDirectoryName(testSplitPath);
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+            SplitFiles.Write(split.Test, testSplitPath);
+            Output.Note(asJson, $"split: {table.Count:N0} training rows, {split.Test.Count:N0} test rows (fraction {fraction}, seed {options.Seed}) written to {testSplitPath}");
+        }
         ItemTextInput? itemText = null;
         if (texts is not null)
         {
@@ -47,7 +77,7 @@ internal static class ClusterCommands
         }
         if (modelPath is not null)
         {
-            WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path)).Save(modelPath);
+            WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path), testSplitPath).Save(modelPath);
         }
         var c = trained.Completed;
         if (asJson)
@@ -58,6 +88,8 @@ internal static class ClusterCommands
                 ["users"] = table.Users.Count,
                 ["items"] = table.Items.Count,
                 ["nnz"] = table.Count,
+                ["test_rows"] = testRows,
+                ["test_split"] = testSplitPath,
                 ["iterations"] = c.Iterations,
                 ["total_seconds"] = c.Seconds,
                 ["initial_loss"] = c.InitialLoss,
