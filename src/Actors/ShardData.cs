@@ -292,32 +292,7 @@ public sealed class ShardBlock
     public HalfStepResult Evaluate(float[] fixedFactors, double[] gram, double[] ownGram)
     {
         var k = K;
-        var pattern = Interactions.Pattern;
-        var factors = _factors;
-        double observed = 0;
-        var sync = new object();
-        const int ChunkRows = 1024;
-        Parallel.For(0, (Rows + ChunkRows - 1) / ChunkRows, Core.Parallelism.Options(Options.EffectiveThreads), () => 0.0,
-            (chunk, _, local) =>
-            {
-                for (var u = chunk * ChunkRows; u < Math.Min(Rows, (chunk + 1) * ChunkRows); u++)
-                {
-                    var x = factors.AsSpan(u * k, k);
-                    for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
-                    {
-                        var t = (double)VectorKernels.Dot(x, fixedFactors.AsSpan(pattern.ColumnIndex[e] * k, k));
-                        local += Interactions.Cp[e] * (1 - 2 * t) + Interactions.Cw[e] * t * t;
-                    }
-                }
-                return local;
-            },
-            local =>
-            {
-                lock (sync)
-                {
-                    observed += local;
-                }
-            });
+        var observed = WalsTrainer.ObservedLoss(Interactions, _factors, fixedFactors, k, Options.EffectiveThreads);
         double implicitPart = 0;
         for (var i = 0; i < k * k; i++)
         {

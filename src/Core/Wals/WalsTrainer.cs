@@ -160,17 +160,28 @@ public sealed class WalsTrainer
         {
             implicitPart += gx[i] * gy[i];
         }
+        var observed = ObservedLoss(users, x, y, k, threads);
+        return observed + options.UnobservedWeight * implicitPart
+            + RegularizationOf(users, x, items.Rows, options) + RegularizationOf(items, y, users.Rows, options);
+    }
+
+    /// <summary>
+    /// The observed corrections sum over the entries of <paramref name="rows"/> of c (p - t)^2 - w0 t^2 = Cp (1 - 2t) + Cw t^2
+    /// (constant terms dropped as everywhere in the loss), t = x_row . y_column, rows in parallel.
+    /// </summary>
+    public static double ObservedLoss(WeightedInteractions rows, float[] rowFactors, float[] columnFactors, int k, int threads)
+    {
         var observed = 0.0;
         var sync = new object();
-        var pattern = users.Pattern;
-        Parallel.For(0, users.Rows, Parallelism.Options(threads), () => 0.0,
+        var pattern = rows.Pattern;
+        Parallel.For(0, rows.Rows, Parallelism.Options(threads), () => 0.0,
             (u, _, local) =>
             {
-                var xu = x.AsSpan(u * k, k);
+                var xu = rowFactors.AsSpan(u * k, k);
                 for (var e = pattern.RowStart[u]; e < pattern.RowStart[u + 1]; e++)
                 {
-                    var t = (double)VectorKernels.Dot(xu, y.AsSpan(pattern.ColumnIndex[e] * k, k));
-                    local += users.Cp[e] * (1 - 2 * t) + users.Cw[e] * t * t;
+                    var t = (double)VectorKernels.Dot(xu, columnFactors.AsSpan(pattern.ColumnIndex[e] * k, k));
+                    local += rows.Cp[e] * (1 - 2 * t) + rows.Cw[e] * t * t;
                 }
                 return local;
             },
@@ -181,8 +192,7 @@ public sealed class WalsTrainer
                     observed += local;
                 }
             });
-        return observed + options.UnobservedWeight * implicitPart
-            + RegularizationOf(users, x, items.Rows, options) + RegularizationOf(items, y, users.Rows, options);
+        return observed;
     }
 
     /// <summary>
