@@ -77,22 +77,24 @@ public static class RowBlockKernels
     }
 
     /// <summary>
-    /// The first pass over four entries: t_j = y_j . x; b += cp_j y_j; q += cw_j t_j y_j; d += cw_j y_j^2.
+    /// The first pass over four entries: t_j = y_j . x; b += (cp_j - cw_j t_j) y_j; d += cw_j y_j^2. The residual needs
+    /// only b - q (the right-hand side minus the low-rank part q = sum cw_j t_j y_j of A x), so that difference is
+    /// accumulated in b in one multiply-add per element instead of two (<see cref="VectorKernels.FirstPassEntry"/>, for
+    /// single entries, keeps b and q apart; the CG start subtracts q).
     /// Returns the observed loss of the four entries at x, sum cp_j (1 - 2 t_j) + cw_j t_j^2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double First4(ref float y0, ref float y1, ref float y2, ref float y3,
         float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3,
-        ref float x, ref float b, ref float q, ref float d, int k)
+        ref float x, ref float b, ref float d, int k)
     {
         var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
-        float s0 = cw0 * t0, s1 = cw1 * t1, s2 = cw2 * t2, s3 = cw3 * t3;
+        float c0 = cp0 - cw0 * t0, c1 = cp1 - cw1 * t1, c2 = cp2 - cw2 * t2, c3 = cp3 - cw3 * t3;
         var i = 0;
         var kv = Vector256.IsHardwareAccelerated ? k & ~7 : 0;
         if (kv > 0)
         {
-            Vector256<float> p0 = Vector256.Create(cp0), p1 = Vector256.Create(cp1), p2 = Vector256.Create(cp2), p3 = Vector256.Create(cp3);
-            Vector256<float> q0 = Vector256.Create(s0), q1 = Vector256.Create(s1), q2 = Vector256.Create(s2), q3 = Vector256.Create(s3);
+            Vector256<float> p0 = Vector256.Create(c0), p1 = Vector256.Create(c1), p2 = Vector256.Create(c2), p3 = Vector256.Create(c3);
             Vector256<float> w0 = Vector256.Create(cw0), w1 = Vector256.Create(cw1), w2 = Vector256.Create(cw2), w3 = Vector256.Create(cw3);
             for (; i < kv; i += 8)
             {
@@ -106,12 +108,6 @@ public static class RowBlockKernels
                 vb = Vector256.FusedMultiplyAdd(p2, v2, vb);
                 vb = Vector256.FusedMultiplyAdd(p3, v3, vb);
                 vb.StoreUnsafe(ref b, (nuint)i);
-                var vq = Vector256.LoadUnsafe(ref q, (nuint)i);
-                vq = Vector256.FusedMultiplyAdd(q0, v0, vq);
-                vq = Vector256.FusedMultiplyAdd(q1, v1, vq);
-                vq = Vector256.FusedMultiplyAdd(q2, v2, vq);
-                vq = Vector256.FusedMultiplyAdd(q3, v3, vq);
-                vq.StoreUnsafe(ref q, (nuint)i);
                 var vd = Vector256.LoadUnsafe(ref d, (nuint)i);
                 vd = Vector256.FusedMultiplyAdd(w0 * v0, v0, vd);
                 vd = Vector256.FusedMultiplyAdd(w1 * v1, v1, vd);
@@ -123,8 +119,7 @@ public static class RowBlockKernels
         for (; i < k; i++)
         {
             float a = Unsafe.Add(ref y0, i), bb = Unsafe.Add(ref y1, i), c = Unsafe.Add(ref y2, i), e = Unsafe.Add(ref y3, i);
-            Unsafe.Add(ref b, i) += cp0 * a + cp1 * bb + cp2 * c + cp3 * e;
-            Unsafe.Add(ref q, i) += s0 * a + s1 * bb + s2 * c + s3 * e;
+            Unsafe.Add(ref b, i) += c0 * a + c1 * bb + c2 * c + c3 * e;
             Unsafe.Add(ref d, i) += cw0 * a * a + cw1 * bb * bb + cw2 * c * c + cw3 * e * e;
         }
         return cp0 * (1.0 - 2.0 * t0) + (double)cw0 * t0 * t0

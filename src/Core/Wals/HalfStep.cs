@@ -161,7 +161,8 @@ public static class HalfStep
         q.Clear();
         d.Clear();
 
-        // Pass 1: b = sum c p y, q = sum (c - w0)(y.x) y (the low-rank part of A x), d = sum (c - w0) y^2,
+        // Pass 1: b = sum c p y, q = sum (c - w0)(y.x) y (the low-rank part of A x; the four-entry kernel folds it into b,
+        // as only b - q is used), d = sum (c - w0) y^2,
         // and the observed loss at the warm start, four entries at a time. Each y' row is read once from the fixed
         // side (prefetched a few entries ahead); when the row's factors fit the gather buffer they are copied there
         // and every CG step streams the contiguous buffer instead of the scattered rows.
@@ -169,7 +170,6 @@ public static class HalfStep
         ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
         ref var bufferStart = ref gather ? ref MemoryMarshal.GetReference(buffer) : ref fixedStart;
         ref var rb = ref MemoryMarshal.GetReference(b);
-        ref var rq = ref MemoryMarshal.GetReference(q);
         ref var rd = ref MemoryMarshal.GetReference(d);
         ref var rx = ref MemoryMarshal.GetReference(x);
         var j = 0;
@@ -191,7 +191,7 @@ public static class HalfStep
             ref var y2 = ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather);
             ref var y3 = ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather);
             observed += RowBlockKernels.First4(ref y0, ref y1, ref y2, ref y3,
-                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, ref rb, ref rq, ref rd, k);
+                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, ref rb, ref rd, k);
         }
         for (; j < n; j++)
         {
