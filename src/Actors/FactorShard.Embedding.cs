@@ -61,7 +61,7 @@ public sealed partial class FactorShard
         string? why = _block is null || _block.Run != get.Run ? $"holds no trained run '{get.Run}' (it holds {(_block is null ? "none" : $"'{_block.Run}'")})."
             : _embeddings is null || _embeddings.Run != get.Run ? $"holds no embeddings of run '{get.Run}'."
             : _embeddings.Count != get.ExpectedEmbeddings ? $"holds {_embeddings.Count} embeddings of run '{get.Run}', expected {get.ExpectedEmbeddings}."
-            : get.Weighting > (byte)ProjectionWeighting.LogCount ? $"does not know projection weighting {get.Weighting}."
+            : get.Weighting > (byte)ProjectionWeighting.Count ? $"does not know projection weighting {get.Weighting}."
             : null;
         if (why is not null)
         {

@@ -155,10 +155,7 @@ public sealed class ShardEmbeddings
                 trainItems++;
             }
             var y = block.Factors.AsSpan(row * k, k);
-            for (var copy = ProjectionTraining.Weight(weighting, interactions); copy > 0; copy--)
-            {
-                sums.Add(Vector(j), y);
-            }
+            sums.Add(Vector(j), y, ProjectionTraining.Weight(weighting, interactions));
         }
         return new ShardProjectionSums(train, validation, trainItems, validationItems, cold);
     }

@@ -47,7 +47,7 @@ public sealed partial class TrainingCoordinator
         var why = run != _completedRun ? $"Run '{run}' is not the last completed run ({(_completedRun is null ? "none" : $"'{_completedRun}'")})."
             : _fit is not null ? $"The projection of run '{_fit.Run}' is being fitted; one at a time."
             : !(request.ValidationFraction > 0 && request.ValidationFraction < 1) ? $"The projection validation fraction {request.ValidationFraction} must be between 0 and 1 (exclusive)."
-            : request.Weighting > 1 ? $"Projection weighting {request.Weighting} is unknown (0 none, 1 log-count)."
+            : request.Weighting > 2 ? $"Projection weighting {request.Weighting} is unknown (0 none, 1 log-count, 2 count)."
             : request.ItemShardEmbeddings.Length != _settings.ItemShards ? $"The embeddings were sent to {request.ItemShardEmbeddings.Length} item shards; this cluster has {_settings.ItemShards} (wals.cluster.item-shards)."
             : request.ItemShardEmbeddings.Sum() == 0 ? $"Run '{run}' has no item embeddings."
             : null;

@@ -43,7 +43,7 @@ public sealed record ItemEmbeddingsAccepted(string Run, int Shard, int Sequence,
 /// <summary>
 /// How the coordinator fits the text-to-factor projection of a run: <paramref name="ValidationFraction"/> of the warm
 /// items (text and training interactions) are held out by a stable hash of their id to choose mu;
-/// <paramref name="Weighting"/> 0 counts every warm item once, 1 counts item i 1 + floor(log2 n_i) times;
+/// <paramref name="Weighting"/> 0 counts every warm item once, 1 counts item i 1 + floor(log2 n_i) times, 2 counts it n_i times;
 /// <paramref name="ItemShardEmbeddings"/>[t] is the number of embeddings item shard t must hold (as the pipeline sent them).
 /// </summary>
 public sealed record ProjectionRequest(double ValidationFraction, byte Weighting, int[] ItemShardEmbeddings);

@@ -95,6 +95,30 @@ public sealed class ProjectionTests
     }
 
     [Fact]
+    public void A_weighted_pair_adds_what_that_many_copies_add()
+    {
+        var (e, y, _, _) = LinearData(40, 6, 3, noise: 0.2, seed: 9);
+        var weighted = new ProjectionSums(6, 3);
+        var copies = new ProjectionSums(6, 3);
+        for (int i = 0; i < e.Length; i++)
+        {
+            var w = 1 + i % 5;
+            weighted.Add(e[i], y[i], w);
+            for (int c = 0; c < w; c++)
+            {
+                copies.Add(e[i], y[i]);
+            }
+        }
+        Assert.Equal(copies.Count, weighted.Count);
+        AssertClose(copies.SumE, weighted.SumE);
+        AssertClose(copies.SumY, weighted.SumY);
+        AssertClose(copies.EtE, weighted.EtE);
+        AssertClose(copies.EtY, weighted.EtY);
+        Assert.Equal(copies.SumYY, weighted.SumYY, 6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => weighted.Add(e[0], y[0], 0));
+    }
+
+    [Fact]
     public void Squared_error_from_sums_equals_the_row_by_row_error()
     {
         var (e, y, _, _) = LinearData(120, 6, 4, noise: 0.5, seed: 11);

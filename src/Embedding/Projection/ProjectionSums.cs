@@ -57,8 +57,12 @@ public sealed class ProjectionSums
     public double[] EtY { get; }
 
     /// <summary>Adds one item: e (length d) with its trained factors y (length k).</summary>
-    public void Add(ReadOnlySpan<float> e, ReadOnlySpan<float> y)
+    public void Add(ReadOnlySpan<float> e, ReadOnlySpan<float> y) => Add(e, y, 1);
+
+    /// <summary>Adds the pair <paramref name="weight"/> times (the same sums as that many calls of the unweighted Add, in one pass).</summary>
+    public void Add(ReadOnlySpan<float> e, ReadOnlySpan<float> y, int weight)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
         if (e.Length != D || y.Length != K)
         {
             throw new ArgumentException($"Projection row has embedding length {e.Length} and factor length {y.Length}, expected {D} and {K}.");
@@ -70,25 +74,27 @@ public sealed class ProjectionSums
                 throw new ArgumentException($"Embedding value {a} is {e[a]}.");
             }
         }
-        Count++;
+        Count += weight;
+        double w = weight;
         for (int c = 0; c < K; c++)
         {
-            SumY[c] += y[c];
-            SumYY += (double)y[c] * y[c];
+            SumY[c] += w * y[c];
+            SumYY += w * y[c] * y[c];
         }
         for (int a = 0; a < D; a++)
         {
             double ea = e[a];
-            SumE[a] += ea;
+            SumE[a] += w * ea;
+            var wa = w * ea;
             var row = _ete.AsSpan(a * D, D);
             for (int b = a; b < D; b++)
             {
-                row[b] += ea * e[b];
+                row[b] += wa * e[b];
             }
             var yrow = EtY.AsSpan(a * K, K);
             for (int c = 0; c < K; c++)
             {
-                yrow[c] += ea * y[c];
+                yrow[c] += wa * y[c];
             }
         }
         // Only the upper triangle is accumulated; Symmetrize mirrors it before anyone reads EtE.

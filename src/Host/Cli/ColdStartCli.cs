@@ -22,7 +22,7 @@ internal sealed class ColdStartOptionSet
     private readonly Option<ulong> _seed = new("--seed") { Description = "Cold-start mode: seed of the held-out item draw (the projection's validation split and the random baseline derive theirs from it).", DefaultValueFactory = _ => 42UL };
     private readonly Option<double> _validation = new("--projection-validation-fraction") { Description = "Cold-start mode: share of the warm items with text held out to choose mu.", DefaultValueFactory = _ => ProjectionTraining.DefaultValidationFraction };
     private readonly Option<bool> _warmReference = new("--warm-reference") { Description = "Cold-start mode: also train on all items and rank the held-out items with their trained factors (what interactions would have given)." };
-    private readonly Option<string> _weighting = new("--projection-weighting") { Description = "Cold-start mode: none (every warm item once) or log-count (item i counts 1 + floor(log2 n_i) times).", DefaultValueFactory = _ => "none" };
+    private readonly Option<string> _weighting = new("--projection-weighting") { Description = "Cold-start mode: none (every warm item once), log-count (item i counts 1 + floor(log2 n_i) times) or count (n_i times: the fit runs over interactions; the default, best for cold items on ml-latest-small).", DefaultValueFactory = _ => "count" };
     private readonly EmbeddingOptions _embedding = new("embedding-");
 
     public ColdStartOptionSet()
@@ -95,7 +95,7 @@ internal sealed class ColdStartOptionSet
                 ["validation_mse"] = report.Fit.Info.ValidationMse,
                 ["validation_mean_square"] = report.Fit.Info.ValidationMeanSquare,
                 ["cold_start_fraction"] = options.ColdFraction,
-                ["projection_weighting"] = options.Weighting == ProjectionWeighting.None ? "none" : "log-count",
+                ["projection_weighting"] = options.Weighting switch { ProjectionWeighting.None => "none", ProjectionWeighting.LogCount => "log-count", _ => "count" },
                 ["seed"] = options.Seed,
                 ["factors"] = options.Wals.Factors,
                 ["embedding_model"] = settings.Model,

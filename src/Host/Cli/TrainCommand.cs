@@ -20,7 +20,7 @@ internal static class TrainCommand
         var model = new Option<string>("--model") { Description = "Where to write the model file.", Required = true };
         var itemText = new Option<string?>("--item-text") { Description = "Item texts (id,text CSV, JSONL, movielens:DIR) or an embeddings file from 'wals embed': after training, fit the text-to-factor projection (cold start) and store it in the model." };
         var validationFraction = new Option<double>("--projection-validation-fraction") { Description = "Share of the warm items with text held out (seeded by --seed) to choose the ridge penalty mu.", DefaultValueFactory = _ => ProjectionTraining.DefaultValidationFraction };
-        var weighting = new Option<string>("--projection-weighting") { Description = "none (every warm item once) or log-count (item i counts 1 + floor(log2 n_i) times in the projection's least squares).", DefaultValueFactory = _ => "none" };
+        var weighting = new Option<string>("--projection-weighting") { Description = "none (every warm item once), log-count (item i counts 1 + floor(log2 n_i) times) or count (n_i times; the default) in the projection's least squares.", DefaultValueFactory = _ => "count" };
         var skipTextOnly = new Option<bool>("--skip-text-only-items") { Description = "Do not add items that have text but no interactions (by default they join the model with factors from their text)." };
         var embedding = new EmbeddingOptions("embedding-");
         var json = Output.JsonOption();
