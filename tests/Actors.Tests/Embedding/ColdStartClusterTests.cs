@@ -127,6 +127,55 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
     }
 
     [Fact]
+    public async Task A_count_weighted_refit_equals_the_local_fit_with_each_item_repeated_n_i_times()
+    {
+        var projection = cluster.Trained.Projection!;
+        var k = cluster.Options.Factors;
+        // n_i = the item's training interactions (distinct users: repeated rows are merged into one entry).
+        var counts = ProjectionTraining.ItemCounts(cluster.Table.ToUserItemMatrix());
+        var embeddings = new List<float[]>();
+        var factors = new List<float[]>();
+        var held = new List<bool>();
+        foreach (var record in cluster.Texts)
+        {
+            var item = cluster.Table.Items.IndexOf(record.Id);
+            if (item < 0)
+            {
+                continue;
+            }
+            for (var copy = 0; copy < counts[item]; copy++)
+            {
+                embeddings.Add(cluster.Encoder.VectorOf(record.Text));
+                factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
+                held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
+            }
+        }
+        var local = ProjectionFitter.Fit(embeddings, factors, held);
+        var coordinator = cluster.Client.Actors.Coordinator;
+        var request = new ProjectionRequest(ColdStartCluster.ValidationFraction, (byte)ProjectionWeighting.Count, projection.Pipeline.ShardItems);
+        var reply = await coordinator.Ask<IWalsMessage>(new FitProjection(cluster.Trained.Run, request), TimeSpan.FromSeconds(60));
+        try
+        {
+            var fitted = Assert.IsType<ProjectionFitted>(reply);
+            var w = RidgeProjection.FromBytes(fitted.Projection);
+            Assert.Equal(local.Mu, fitted.Mu, 1e-9 * local.Mu);
+            Assert.True(local.Projection.W.Zip(w.W).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+            Assert.True(local.Projection.Bias.Zip(w.Bias).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+            // Not the unweighted fit: the weights matter on this data (at the least the bias, a weighted mean of the y_i).
+            // Not the unweighted fit: the weights change the sums, the validation errors and so the chosen mu (1690 against
+            // 128 on this data; the counts are fairly even here, so W and b themselves move only by about 6e-5).
+            Assert.True(Math.Abs(fitted.Mu - projection.Projection.Mu) > 0.1 * projection.Projection.Mu, $"mu {fitted.Mu} vs unweighted {projection.Projection.Mu}");
+            Assert.True(projection.Projection.W.Zip(w.W).Concat(projection.Projection.Bias.Zip(w.Bias)).Max(p => Math.Abs(p.First - p.Second)) > 1e-6);
+        }
+        finally
+        {
+            // Give the shards back the run's own projection, which the other tests compare with.
+            var original = new ProjectionRequest(ColdStartCluster.ValidationFraction, (byte)ProjectionWeighting.None, projection.Pipeline.ShardItems);
+            Assert.IsType<ProjectionFitted>(await coordinator.Ask<IWalsMessage>(new FitProjection(cluster.Trained.Run, original), TimeSpan.FromSeconds(60)));
+        }
+    }
+
+    [Fact]
     public async Task Cold_items_get_the_projected_factors_and_appear_in_recommendations_as_in_the_local_model()
     {
         var projection = cluster.Trained.Projection!;
