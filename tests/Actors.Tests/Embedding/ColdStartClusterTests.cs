@@ -86,8 +86,11 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
 {
     private const float Tolerance = 1e-4f;
 
-    /// <summary>The single-process fit on the same warm items: every embedded trained item, held out by the same hash.</summary>
-    private ProjectionFit LocalFit()
+    /// <summary>
+    /// The single-process fit on the same warm items: every embedded trained item, held out by the same hash, each one
+    /// <paramref name="copies"/>[item] times when given (integer weights are exactly repeated rows).
+    /// </summary>
+    private ProjectionFit LocalFit(int[]? copies = null)
     {
         var k = cluster.Options.Factors;
         var embeddings = new List<float[]>();
@@ -100,9 +103,12 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
             {
                 continue;
             }
-            embeddings.Add(cluster.Encoder.VectorOf(record.Text));
-            factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
-            held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
+            for (var copy = 0; copy < (copies?[item] ?? 1); copy++)
+            {
+                embeddings.Add(cluster.Encoder.VectorOf(record.Text));
+                factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
+                held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
+            }
         }
         Assert.Contains(true, held);
         return ProjectionFitter.Fit(embeddings, factors, held);
@@ -130,27 +136,8 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
     public async Task A_count_weighted_refit_equals_the_local_fit_with_each_item_repeated_n_i_times()
     {
         var projection = cluster.Trained.Projection!;
-        var k = cluster.Options.Factors;
         // n_i = the item's training interactions (distinct users: repeated rows are merged into one entry).
-        var counts = ProjectionTraining.ItemCounts(cluster.Table.ToUserItemMatrix());
-        var embeddings = new List<float[]>();
-        var factors = new List<float[]>();
-        var held = new List<bool>();
-        foreach (var record in cluster.Texts)
-        {
-            var item = cluster.Table.Items.IndexOf(record.Id);
-            if (item < 0)
-            {
-                continue;
-            }
-            for (var copy = 0; copy < counts[item]; copy++)
-            {
-                embeddings.Add(cluster.Encoder.VectorOf(record.Text));
-                factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
-                held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
-            }
-        }
-        var local = ProjectionFitter.Fit(embeddings, factors, held);
+        var local = LocalFit(ProjectionTraining.ItemCounts(cluster.Table.ToUserItemMatrix()));
         var coordinator = cluster.Client.Actors.Coordinator;
         var request = new ProjectionRequest(ColdStartCluster.ValidationFraction, (byte)ProjectionWeighting.Count, projection.Pipeline.ShardItems);
         var reply = await coordinator.Ask<IWalsMessage>(new FitProjection(cluster.Trained.Run, request), TimeSpan.FromSeconds(60));
