@@ -18,8 +18,6 @@ namespace WalsCluster.Cluster.Bench;
 /// </summary>
 internal static class Overhead
 {
-    private static string? _overlayPath;
-
     public static async Task<int> RunAsync(string[] args)
     {
         string? input = null;
@@ -78,8 +76,8 @@ internal static class Overhead
             var counts = shards.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
             overlay = $"wals.cluster.user-shards = {counts[0]}\nwals.cluster.item-shards = {counts[^1]}\n";
         }
-        _overlayPath = Path.Combine(Path.GetTempPath(), $"wals-overhead-{Environment.ProcessId}.conf");
-        File.WriteAllText(_overlayPath, overlay);
+        var overlayPath = Path.Combine(Path.GetTempPath(), $"wals-overhead-{Environment.ProcessId}.conf");
+        File.WriteAllText(overlayPath, overlay);
         var settings = WalsSettings.FromConfig(ConfigurationFactory.ParseString(overlay));
         var formula = Formula(table, settings, factors);
         Console.WriteLine($"shards: {settings.UserShards} user, {settings.ItemShards} item; formula per user half-step {formula.UserRows:N0} rows in {formula.UserBlocks} blocks = {Mb(formula.UserBytes)} MB, per item half-step {formula.ItemRows:N0} rows in {formula.ItemBlocks} blocks = {Mb(formula.ItemBytes)} MB");
@@ -94,7 +92,7 @@ internal static class Overhead
         foreach (var n in nodeCounts)
         {
             Console.WriteLine($"== cluster of {n} wals node process{(n == 1 ? "" : "es")} + this client process; load {LoadAverage()}");
-            var (mean, loss, line) = await ClusterAsync(n, table, options, settings, formula);
+            var (mean, loss, line) = await ClusterAsync(n, table, options, settings, formula, overlayPath);
             clusterRows.Add((n, mean, loss, line));
         }
         if (engine)
@@ -135,7 +133,7 @@ internal static class Overhead
         return mean;
     }
 
-    private static async Task<(double Mean, double Loss, string Line)> ClusterAsync(int n, InteractionTable table, WalsOptions options, WalsSettings settings, Traffic formula)
+    private static async Task<(double Mean, double Loss, string Line)> ClusterAsync(int n, InteractionTable table, WalsOptions options, WalsSettings settings, Traffic formula, string overlayPath)
     {
         var total = Stopwatch.StartNew();
         // wals.dll is copied beside the bench (it references src/Host); only the nodes' warnings and errors are shown.
@@ -145,9 +143,9 @@ internal static class Overhead
             {
                 Console.Error.WriteLine("  " + line);
             }
-        }, TimeSpan.FromSeconds(120), configPath: _overlayPath, walsDll: Path.Combine(AppContext.BaseDirectory, "wals.dll"));
+        }, TimeSpan.FromSeconds(120), configPath: overlayPath, walsDll: Path.Combine(AppContext.BaseDirectory, "wals.dll"));
         Console.WriteLine($"  {n} node(s) up in {total.Elapsed.TotalSeconds:F1} s");
-        await using var client = await WalsClient.ConnectAsync(nodes.Seed, TimeSpan.FromSeconds(60), ConfigurationFactory.ParseString(File.ReadAllText(_overlayPath!)));
+        await using var client = await WalsClient.ConnectAsync(nodes.Seed, TimeSpan.FromSeconds(60), ConfigurationFactory.ParseString(File.ReadAllText(overlayPath)));
         var samples = new List<(TrainingProgress Progress, long Loopback, double At)>();
         long loopbackStart = 0;
         double ingestedAt = 0;

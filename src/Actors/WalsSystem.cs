@@ -74,6 +74,16 @@ public static class WalsSystem
         return overlay is null ? config : overlay.WithFallback(config);
     }
 
+    /// <summary>A TCP port free on 127.0.0.1 right now (for local nodes and tests; another process may take it later).</summary>
+    public static int FreeLoopbackPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     /// <summary>"host:port" checked, with the option name in the error.</summary>
     public static string ParseHostPort(string text, string option)
     {

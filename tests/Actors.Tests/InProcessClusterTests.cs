@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using WalsCluster.Core.Data;
@@ -14,21 +12,11 @@ public sealed class InProcessClusterTests
     [Fact]
     public async Task Two_in_process_nodes_and_a_client_train_the_engines_factors()
     {
-        var random = new Random(11);
-        var users = new IdMap();
-        var items = new IdMap();
-        var (u, i, v) = (new List<int>(), new List<int>(), new List<float>());
-        for (var e = 0; e < 600; e++)
-        {
-            u.Add(users.GetOrAdd($"user{random.Next(60)}"));
-            i.Add(items.GetOrAdd($"item{random.Next(80)}"));
-            v.Add(random.Next(1, 10));
-        }
-        var table = new InteractionTable(users, items, u.ToArray(), i.ToArray(), v.ToArray());
+        var table = RandomTables.Create(seed: 11, rows: 600, users: 60, items: 80, maxValue: 10);
         var options = new WalsOptions { Factors = 8, Iterations = 2, Solver = WalsSolver.Cholesky, Threads = 1 }.Validate();
         var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
 
-        var ports = new[] { FreePort(), FreePort() };
+        var ports = new[] { WalsSystem.FreeLoopbackPort(), WalsSystem.FreeLoopbackPort() };
         var seeds = new[] { $"127.0.0.1:{ports[0]}" };
         var systems = ports.Select(p => ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", p, seeds, [WalsSystem.TrainerRole])))).ToArray();
         try
@@ -58,14 +46,5 @@ public sealed class InProcessClusterTests
         {
             await Task.WhenAll(systems.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)));
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

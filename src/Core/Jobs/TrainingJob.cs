@@ -58,34 +58,12 @@ public static class TrainingJob
 {
     public static TrainSummary Run(TrainRequest request, IProgress<IterationReport>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
-        if (request.TestFraction is not null && request.TestPath is not null)
-        {
-            throw new ArgumentException("Give either a test fraction or a test file, not both.");
-        }
-        if (request.TestFraction is { } f && !(f > 0 && f < 1))
-        {
-            throw new ArgumentException($"Option 'test-fraction' = {f} is invalid: it must be between 0 and 1 (exclusive).");
-        }
+        CheckSplitOptions(request.TestFraction, request.TestPath);
         request.Wals.Validate();
         var watch = Stopwatch.StartNew();
         var loaded = InteractionLoader.Load(request.Input, request.Load);
         ReportLoad(loaded, log);
-        var table = loaded.Table;
-        InteractionTable train = table;
-        InteractionTable? test = null;
-        if (request.TestPath is not null)
-        {
-            var testLoad = InteractionLoader.Load(request.TestPath, request.Load, table.Users, table.Items);
-            ReportLoad(testLoad, log);
-            test = testLoad.Table;
-        }
-        else if (request.TestFraction is { } fraction)
-        {
-            var split = Splitter.RandomHoldout(table, fraction, request.SplitSeed);
-            train = split.Train;
-            test = split.Test;
-            log?.Invoke($"split: {train.Count} training rows, {test.Count} test rows (fraction {fraction}, seed {request.SplitSeed})");
-        }
+        var (train, test) = Split(loaded.Table, request.Load, request.TestFraction, request.TestPath, request.SplitSeed, log);
         var loadSeconds = watch.Elapsed.TotalSeconds;
 
         var matrix = train.ToUserItemMatrix();
@@ -102,7 +80,7 @@ public static class TrainingJob
         string? testPath = null;
         if (test is not null && request.TestFraction is not null)
         {
-            testPath = Path.GetFullPath(request.ModelPath + ".test.csv");
+            testPath = TestSplitPath(request.ModelPath);
             SplitFiles.Write(test, testPath);
         }
         else if (request.TestPath is not null)
@@ -130,6 +108,45 @@ public static class TrainingJob
         return new TrainSummary(matrix.Rows, matrix.Columns, matrix.NonZeros, train.Count, test?.Count ?? 0, loadSeconds, trainSeconds,
             median, trained.FinalLoss, trained.History, request.ModelPath, testPath, loaded);
     }
+
+    /// <summary>Throws when both a test fraction and a test file are given, or the fraction is outside (0, 1).</summary>
+    public static void CheckSplitOptions(double? testFraction, string? testPath)
+    {
+        if (testFraction is not null && testPath is not null)
+        {
+            throw new ArgumentException("Give either a test fraction or a test file, not both.");
+        }
+        if (testFraction is { } f && !(f > 0 && f < 1))
+        {
+            throw new ArgumentException($"Option 'test-fraction' = {f} is invalid: it must be between 0 and 1 (exclusive).");
+        }
+    }
+
+    /// <summary>
+    /// The training and test parts of <paramref name="table"/> as <c>wals train</c> makes them (locally and on a cluster):
+    /// a test file read with the table's id maps (its users and items join them), or a seeded per-user holdout of
+    /// <paramref name="testFraction"/>, or no test part.
+    /// </summary>
+    public static (InteractionTable Train, InteractionTable? Test) Split(InteractionTable table, LoadOptions load, double? testFraction, string? testPath, ulong seed, Action<string>? log)
+    {
+        CheckSplitOptions(testFraction, testPath);
+        if (testPath is not null)
+        {
+            var testLoad = InteractionLoader.Load(testPath, load, table.Users, table.Items);
+            ReportLoad(testLoad, log);
+            return (table, testLoad.Table);
+        }
+        if (testFraction is { } fraction)
+        {
+            var split = Splitter.RandomHoldout(table, fraction, seed);
+            log?.Invoke($"split: {split.Train.Count} training rows, {split.Test.Count} test rows (fraction {fraction}, seed {seed})");
+            return (split.Train, split.Test);
+        }
+        return (table, null);
+    }
+
+    /// <summary>Where a held-out part is written beside the model: <c>MODEL.test.csv</c>.</summary>
+    public static string TestSplitPath(string modelPath) => Path.GetFullPath(modelPath + ".test.csv");
 
     private static void ReportLoad(LoadResult load, Action<string>? log)
     {

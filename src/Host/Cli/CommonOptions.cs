@@ -72,6 +72,22 @@ internal static class Output
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Print machine-readable JSON (the last line of stdout is one object)." };
 
+    /// <summary>The <c>projection</c> object of <c>train --json</c>, local or <c>--cluster</c> (the same keys in both).</summary>
+    public static JsonObject ProjectionJson(WalsCluster.Embedding.ColdStart.EmbeddingSettings encoder, double mu, int trainItems, int validationItems,
+        double validationMse, double validationMeanSquare, int textOnlyItemsAdded) => new()
+        {
+            ["embedding_model"] = encoder.Model,
+            ["pooling"] = encoder.Pooling,
+            ["max_length"] = encoder.MaxLength,
+            ["dimension"] = encoder.Dimension,
+            ["mu"] = mu,
+            ["train_items"] = trainItems,
+            ["validation_items"] = validationItems,
+            ["validation_mse"] = validationMse,
+            ["validation_mean_square"] = validationMeanSquare,
+            ["text_only_items_added"] = textOnlyItemsAdded,
+        };
+
     public static void WriteJson(JsonObject value) => Console.Out.WriteLine(value.ToJsonString(Json));
 
     /// <summary>Progress and notes go to stderr when stdout is JSON, so stdout stays parseable.</summary>

@@ -40,14 +40,7 @@ internal static class TrainCommand
             var options = hyper.Read(result);
             if (result.GetValue(cluster) is { } address)
             {
-                if (result.GetValue(testFraction) is not null && result.GetValue(test) is not null)
-                {
-                    throw new ArgumentException("Give either --test-fraction or --test, not both.");
-                }
-                if (result.GetValue(testFraction) is { } f && !(f > 0 && f < 1))
-                {
-                    throw new ArgumentException($"Option 'test-fraction' = {f} is invalid: it must be between 0 and 1 (exclusive).");
-                }
+                TrainingJob.CheckSplitOptions(result.GetValue(testFraction), result.GetValue(test));
                 var given = embedding.Given(result);
                 if (given.Count > 0)
                 {
@@ -130,19 +123,8 @@ internal static class TrainCommand
                     ["model"] = summary.ModelPath,
                     ["test_split"] = summary.TestSplitPath,
                     ["skipped_rows"] = summary.InputLoad.SkippedRows,
-                    ["projection"] = projection is null ? null : new JsonObject
-                    {
-                        ["embedding_model"] = projection.Embedding.Model,
-                        ["pooling"] = projection.Embedding.Pooling,
-                        ["max_length"] = projection.Embedding.MaxLength,
-                        ["dimension"] = projection.Embedding.Dimension,
-                        ["mu"] = projection.Projection.Mu,
-                        ["train_items"] = projection.Fit.TrainItems,
-                        ["validation_items"] = projection.Fit.ValidationItems,
-                        ["validation_mse"] = projection.Fit.ValidationMse,
-                        ["validation_mean_square"] = projection.Fit.ValidationMeanSquare,
-                        ["text_only_items_added"] = projection.Fit.ProjectedItems.Count,
-                    },
+                    ["projection"] = projection is null ? null : Output.ProjectionJson(projection.Embedding, projection.Projection.Mu, projection.Fit.TrainItems,
+                        projection.Fit.ValidationItems, projection.Fit.ValidationMse, projection.Fit.ValidationMeanSquare, projection.Fit.ProjectedItems.Count),
                 });
             }
             else

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using WalsCluster.Actors;
 using WalsCluster.Core.Data;
+using WalsCluster.Core.Jobs;
 using WalsCluster.Core.Splits;
 using WalsCluster.Core.Wals;
 using WalsCluster.Embedding.ColdStart;
@@ -26,33 +27,29 @@ internal static class ClusterCommands
         var watch = Stopwatch.StartNew();
         var table = InteractionLoader.Load(path, load).Table;
         Output.Note(asJson, $"loaded {table.Users.Count:N0} users, {table.Items.Count:N0} items, {table.Count:N0} interactions in {watch.Elapsed.TotalSeconds:F2} s");
-        // The same split as the local 'wals train' (TrainingJob): the cluster trains on the training part only.
+        // The same split as the local 'wals train' (TrainingJob.Split): the cluster trains on the training part only.
+        if (testFraction is not null && modelPath is null)
+        {
+            throw new ArgumentException("--test-fraction with --cluster needs --model: the held-out part is written beside it as MODEL.test.csv.");
+        }
+        var (train, test) = TrainingJob.Split(table, load, testFraction, testPath, (ulong)options.Seed, message => Output.Note(asJson, message));
+        table = train;
+        var testRows = test?.Count ?? 0L;
         string? testSplitPath = null;
-        long testRows = 0;
         if (testPath is not null)
         {
-            var testTable = InteractionLoader.Load(testPath, load, table.Users, table.Items).Table;
-            testRows = testTable.Count;
             testSplitPath = Path.GetFullPath(testPath);
-            Output.Note(asJson, $"test file {testPath}: {testTable.Count:N0} rows; its users and items join the model ({table.Users.Count:N0} users, {table.Items.Count:N0} items)");
         }
-        else if (testFraction is { } fraction)
+        else if (test is not null)
         {
-            if (modelPath is null)
-            {
-                throw new ArgumentException("--test-fraction with --cluster needs --model: the held-out part is written beside it as MODEL.test.csv.");
-            }
-            var split = Splitter.RandomHoldout(table, fraction, (ulong)options.Seed);
-            table = split.Train;
-            testRows = split.Test.Count;
-            testSplitPath = Path.GetFullPath(modelPath + ".test.csv");
+            testSplitPath = TrainingJob.TestSplitPath(modelPath!);
             var folder = Path.GetDirectoryName(testSplitPath);
             if (!string.IsNullOrEmpty(folder))
             {
                 Directory.CreateDirectory(folder);
             }
-            SplitFiles.Write(split.Test, testSplitPath);
-            Output.Note(asJson, $"split: {table.Count:N0} training rows, {split.Test.Count:N0} test rows (fraction {fraction}, seed {options.Seed}) written to {testSplitPath}");
+            SplitFiles.Write(test, testSplitPath);
+            Output.Note(asJson, $"held-out part written to {testSplitPath}");
         }
         ItemTextInput? itemText = null;
         if (texts is not null)
@@ -97,22 +94,8 @@ internal static class ClusterCommands
                 ["ingest_seconds"] = trained.Ingestion.Seconds,
                 ["ingest_bytes"] = trained.Ingestion.Bytes,
                 ["model"] = modelPath,
-                ["projection"] = trained.Projection is not { } projection ? null : new JsonObject
-                {
-                    ["embedding_model"] = projection.Encoder.Model,
-                    ["pooling"] = projection.Encoder.Pooling,
-                    ["max_length"] = projection.Encoder.MaxLength,
-                    ["dimension"] = projection.Encoder.Dimension,
-                    ["mu"] = fit!.Mu,
-                    ["train_items"] = fit.TrainItems,
-                    ["validation_items"] = fit.ValidationItems,
-                    ["validation_mse"] = fit.ValidationMse,
-                    ["validation_mean_square"] = fit.ValidationMeanSquare,
-                    ["text_only_items_added"] = fit.ColdItems,
-                    ["embed_seconds"] = projection.Pipeline.Seconds,
-                    ["busy_answers"] = projection.Pipeline.BusyAnswers,
-                    ["fit_seconds"] = fit.Seconds,
-                },
+                ["projection"] = trained.Projection is not { } projection ? null : WithPipeline(
+                    Output.ProjectionJson(projection.Encoder, fit!.Mu, fit.TrainItems, fit.ValidationItems, fit.ValidationMse, fit.ValidationMeanSquare, fit.ColdItems), projection),
             });
         }
         else
@@ -120,6 +103,15 @@ internal static class ClusterCommands
             Console.WriteLine($"run {trained.Run}: {c.Iterations} iterations in {c.Seconds:F2} s, final loss {(c.Losses.Length > 0 ? c.Losses[^1] : c.InitialLoss):G7}" + (modelPath is null ? "" : $", model written to {modelPath}"));
         }
         return 0;
+    }
+
+    /// <summary>The cluster's extras of the projection object: embedding and fitting times, busy answers.</summary>
+    private static JsonObject WithPipeline(JsonObject json, ClusterProjection projection)
+    {
+        json["embed_seconds"] = projection.Pipeline.Seconds;
+        json["busy_answers"] = projection.Pipeline.BusyAnswers;
+        json["fit_seconds"] = projection.Fit.Seconds;
+        return json;
     }
 
     /// <summary>Asks the cluster's query router; exit code 2 when the reply is a failure.</summary>

@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using WalsCluster.Actors;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Wals;
@@ -98,7 +96,7 @@ public sealed class LocalCluster : IDisposable
         var wait = timeout ?? TimeSpan.FromSeconds(60);
         try
         {
-            var ports = Enumerable.Range(0, count).Select(_ => FreePort()).ToArray();
+            var ports = Enumerable.Range(0, count).Select(_ => WalsSystem.FreeLoopbackPort()).ToArray();
             cluster.Ports = ports;
             cluster.Seed = $"127.0.0.1:{ports[0]}";
             using var up = new CountdownEvent(count);
@@ -179,15 +177,6 @@ public sealed class LocalCluster : IDisposable
             UseShellExecute = false,
         };
         return Process.Start(info) ?? throw new IOException($"Could not start {file} {arguments}.");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     public void Dispose()

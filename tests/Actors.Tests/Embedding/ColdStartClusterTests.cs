@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
 using WalsCluster.Core.Data;
@@ -35,23 +33,13 @@ public sealed class ColdStartCluster : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var random = new Random(5);
-        var users = new IdMap();
-        var items = new IdMap();
-        var (u, i, v) = (new List<int>(), new List<int>(), new List<float>());
-        for (var e = 0; e < 900; e++)
-        {
-            u.Add(users.GetOrAdd($"user{random.Next(70)}"));
-            i.Add(items.GetOrAdd($"item{random.Next(60)}"));
-            v.Add(random.Next(1, 6));
-        }
-        Table = new InteractionTable(users, items, u.ToArray(), i.ToArray(), v.ToArray());
+        Table = RandomTables.Create(seed: 5, rows: 900, users: 70, items: 60, maxValue: 6);
         // Texts for 50 of the trained items (10 trained items have none) and for 12 items without interactions.
         Texts = Enumerable.Range(0, 50).Select(n => new ItemTextRecord(Table.Items[n], $"text of {Table.Items[n]}"))
             .Concat(Enumerable.Range(0, 12).Select(n => new ItemTextRecord($"cold{n}", $"a new item number {n}")))
             .ToList();
 
-        var port = FreePort();
+        var port = WalsSystem.FreeLoopbackPort();
         var roles = new[] { WalsSystem.TrainerRole, WalsSystem.QueryRole, WalsSystem.EmbedderRole };
         Node = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, [], roles), Overlay));
         WalsSystem.Start(Node, WalsSettings.FromConfig(Node.Settings.Config), roles, Encoder.Create);
@@ -70,15 +58,6 @@ public sealed class ColdStartCluster : IAsyncLifetime
         {
             await CoordinatedShutdown.Get(Node).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }
 
