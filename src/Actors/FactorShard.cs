@@ -41,6 +41,7 @@ public sealed partial class FactorShard : ReceiveActor
         Receive<PrepareRun>(HandlePrepare);
         Receive<BeginHalfStep>(HandleBegin);
         Receive<FactorBlock>(HandleBlock);
+        Receive<LocalFactorRows>(HandleLocalRows);
         Receive<PublishFactors>(HandlePublish);
         Receive<Solved>(HandleSolved);
         Receive<SolveFailed>(HandleSolveFailed);
@@ -59,6 +60,10 @@ public sealed partial class FactorShard : ReceiveActor
         Akka.Actor.Props.Create(() => new FactorShard(settings, region));
 
     private IActorRef Region => _region ??= ClusterSharding.Get(Context.System).ShardRegion(WalsSystem.ShardTypeName);
+
+    protected override void PreStart() => LocalShards.Register(Context.System, _entityId, Self);
+
+    protected override void PostStop() => LocalShards.Unregister(Context.System, _entityId, Self);
 
     private void HandleBatch(InteractionBatch batch)
     {
@@ -147,16 +152,10 @@ public sealed partial class FactorShard : ReceiveActor
 
     private void HandleBlock(FactorBlock block)
     {
-        if (_block is null || _block.Run != block.Run)
-        {
-            _log.Debug("{0} ignores a factor block of run [{1}] (holds [{2}])", _entityId, block.Run, _block?.Run);
-            return;
-        }
-        if (block.Iteration <= _block.Version || _completed.ContainsKey(block.Iteration))
+        if (IsForThisHalfStep(block.Run, block.Iteration) is not { } collector)
         {
             return;
         }
-        var collector = CollectorFor(_block, block.Iteration);
         var fresh = collector.Accept(block);
         // The rows are copied out (or were already): the block's array goes back to the pool for the next publisher.
         BlockBuffers.Return(block.Values);
@@ -164,6 +163,30 @@ public sealed partial class FactorShard : ReceiveActor
         {
             TrySolve();
         }
+    }
+
+    private void HandleLocalRows(LocalFactorRows rows)
+    {
+        // The array is the source shard's own factors: copied out here, never returned to the block pool.
+        if (IsForThisHalfStep(rows.Run, rows.Iteration) is { } collector && collector.Accept(rows))
+        {
+            TrySolve();
+        }
+    }
+
+    /// <summary>The collector for rows of (run, iteration), or null when they are for another run or an old half-step.</summary>
+    private BlockCollector? IsForThisHalfStep(string run, int iteration)
+    {
+        if (_block is null || _block.Run != run)
+        {
+            _log.Debug("{0} ignores factor rows of run [{1}] (holds [{2}])", _entityId, run, _block?.Run);
+            return null;
+        }
+        if (iteration <= _block.Version || _completed.ContainsKey(iteration))
+        {
+            return null;
+        }
+        return CollectorFor(_block, iteration);
     }
 
     private void TrySolve()
@@ -209,12 +232,11 @@ public sealed partial class FactorShard : ReceiveActor
             }
             else
             {
-                // The fixed rows arrived already rotated into the eigenbasis (y' = Q^T y, as rows y Q); rotate our own rows
-                // in (x' = x Q), run CG there, and rotate them back (x = x' Q^T) so that stored factors stay in one basis.
+                // The fixed rows arrived in the half-step's eigenbasis (their shards moved into it: ShardBlock.AdoptBasis);
+                // rotate our warm start into it too (x' = x Q), run CG there and keep the solution in that basis.
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 ShardBlock.Rotate(current, spare, block.Rows, k, rotation, threads);
                 var cg = HalfStep.SolveConjugateGradientInEigenbasis(block.Interactions, collector.Buffer, eigenvalues, spare, fixedCount, block.Options);
-                MatrixKernels.MultiplyInPlace(spare, block.Rows, k, Dense.Transpose(rotation, k), threads);
                 result = cg with { Seconds = watch.Elapsed.TotalSeconds };
             }
             return new Solved(run, iteration, spare, result, block.Gram(spare));
@@ -297,7 +319,7 @@ public sealed partial class FactorShard : ReceiveActor
         var rowsPerPart = Math.Max(1, _settings.FactorBlockBytes / (4 * (k + 1)));
         int blocks = 0;
         long rows = 0, bytes = 0;
-        var factors = _block.FactorsIn(publish.Rotation);
+        var factors = _block.AdoptBasis(publish.Rotation, publish.Iteration, publish.Solving);
         for (var t = 0; t < _block.OutBlocks.Length; t++)
         {
             var local = _block.OutBlocks[t];
@@ -305,7 +327,30 @@ public sealed partial class FactorShard : ReceiveActor
             {
                 continue;
             }
+            var globalRows = (int[]?)null;
+            if (LocalShards.Find(Context.System, publish.Solving, t) is { } localTarget)
+            {
+                // Same actor system: one reference to our factors instead of copies (counted as the blocks it replaces).
+                globalRows = new int[local.Length];
+                for (var j = 0; j < local.Length; j++)
+                {
+                    globalRows[j] = _block.RowGlobals[local[j]];
+                }
+                localTarget.Tell(new LocalFactorRows(publish.Run, publish.Iteration, publish.Solving, t, _shard, globalRows, local, factors), Self);
+                LocalShards.CountHandedOver(local.Length);
+            }
             var parts = (local.Length + rowsPerPart - 1) / rowsPerPart;
+            if (globalRows is not null)
+            {
+                for (var part = 0; part < parts; part++)
+                {
+                    var n = Math.Min(rowsPerPart, local.Length - part * rowsPerPart);
+                    blocks++;
+                    rows += n;
+                    bytes += WalsSerializer.FactorBlockSize(publish.Run, n, k);
+                }
+                continue;
+            }
             for (var part = 0; part < parts; part++)
             {
                 var start = part * rowsPerPart;

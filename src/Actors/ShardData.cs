@@ -73,6 +73,7 @@ public sealed class ShardBlock
     private float[]? _spare;
     private float[]? _rotated;
     private float[]? _fixedBuffer;
+    private (int Iteration, Side Solving)? _adoptedBasis;
 
     private ShardBlock(
         string run, Side side, int shard, WalsOptions options, int ownCount, int otherCount, int[] rowGlobals, string[] rowIds,
@@ -145,18 +146,25 @@ public sealed class ShardBlock
     }
 
     /// <summary>
-    /// The current factors multiplied by <paramref name="rotation"/> (k x k) into a reused scratch array (for publishing
-    /// rows in the half-step's eigenbasis once, instead of once per receiver); the factors themselves when it is empty.
+    /// Moves the factors into the eigenbasis of a half-step in which this shard is the fixed side, and returns them: the
+    /// factors become themselves times <paramref name="rotation"/> (k x k), as the single-process trainer rotates its fixed
+    /// side in place. The solving side rotates its warm start by the same matrix and keeps its solution in that basis, so
+    /// all shards are always in one common basis and no shard rotates back (scores x . y do not depend on the basis).
+    /// Idempotent per (iteration, solving side): a re-sent PublishFactors does not rotate twice. An empty rotation (the
+    /// Cholesky solver, the final evaluation) leaves the factors as they are.
     /// </summary>
-    public float[] FactorsIn(float[] rotation)
+    public float[] AdoptBasis(float[] rotation, int iteration, Side solving)
     {
-        if (rotation.Length == 0)
+        if (rotation.Length == 0 || _adoptedBasis == (iteration, solving))
         {
             return _factors;
         }
         _rotated ??= FactorArrays.Allocate(_factors.Length);
         Rotate(_factors, _rotated, Rows, K, rotation, Options.EffectiveThreads);
-        return _rotated;
+        (_factors, _rotated) = (_rotated, _factors);
+        _adoptedBasis = (iteration, solving);
+        _ranker = null;
+        return _factors;
     }
 
     /// <summary>destination (rows x k) = source (rows x k) * m (k x k), parallel over chunks of rows.</summary>
@@ -172,7 +180,11 @@ public sealed class ShardBlock
         });
     }
 
-    /// <summary>The factor rows (Rows x k). Replaced (never mutated) by <see cref="ReplaceFactors"/>.</summary>
+    /// <summary>
+    /// The factor rows (Rows x k), in the common basis of the last half-step. Replaced (never mutated in place) by
+    /// <see cref="ReplaceFactors"/> and <see cref="AdoptBasis"/>; a replaced array may be reused as scratch later, so
+    /// readers copy what they keep.
+    /// </summary>
     public float[] Factors => _factors;
 
     /// <summary>The last iteration this shard solved (0: initial factors).</summary>
@@ -415,29 +427,66 @@ public sealed class BlockCollector
         {
             throw new ArgumentException($"Factor block from shard {block.SourceShard} part {block.Part}/{block.Parts} is malformed ({block.Rows.Length} rows, {block.Values.Length} values, k = {k}).");
         }
-        var positions = (uint)block.SourceShard < (uint)_block.InPositions.Length ? _block.InPositions[block.SourceShard] : [];
-        if (block.Offset < 0 || (long)block.Offset + block.Rows.Length > positions.Length)
+        return Accept(block.SourceShard, block.Part, block.Parts, block.Offset, block.Rows, block.Values, null);
+    }
+
+    /// <summary>
+    /// Copies the rows of a same-process source (<see cref="LocalFactorRows"/>: its whole out-block as one part) straight
+    /// from the source's factor array into the buffer; false when that source's rows were already received.
+    /// </summary>
+    internal bool Accept(LocalFactorRows rows)
+    {
+        var k = Math.Max(1, _block.K);
+        var sourceRows = rows.Factors.Length / k;
+        if (rows.SourceRows.Length != rows.Rows.Length || rows.Factors.Length % k != 0 || rows.SourceRows.Any(r => (uint)r >= (uint)sourceRows))
         {
-            throw new ArgumentException($"Factor block from shard {block.SourceShard} part {block.Part}/{block.Parts} covers rows {block.Offset}..{(long)block.Offset + block.Rows.Length - 1} of its out-block, but shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects {positions.Length} rows from it.");
+            throw new ArgumentException($"Local factor rows from shard {rows.SourceShard} are malformed ({rows.Rows.Length} rows, {rows.SourceRows.Length} source rows, {rows.Factors.Length} values, k = {_block.K}).");
         }
-        if (_received.Contains((block.SourceShard, block.Part)))
+        return Accept(rows.SourceShard, 0, 1, 0, rows.Rows, rows.Factors, rows.SourceRows);
+    }
+
+    /// <summary>
+    /// Checks that rows[j] is the row expected at position offset + j of the source's out-block, then copies the values
+    /// (row j at <paramref name="valueRows"/>[j] of <paramref name="values"/>, or at j when it is null) to their positions,
+    /// in parallel for large parts.
+    /// </summary>
+    private bool Accept(int source, int part, int parts, int offset, int[] rows, float[] values, int[]? valueRows)
+    {
+        var k = _block.K;
+        var positions = (uint)source < (uint)_block.InPositions.Length ? _block.InPositions[source] : [];
+        if (offset < 0 || (long)offset + rows.Length > positions.Length)
+        {
+            throw new ArgumentException($"Factor block from shard {source} part {part}/{parts} covers rows {offset}..{(long)offset + rows.Length - 1} of its out-block, but shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects {positions.Length} rows from it.");
+        }
+        if (_received.Contains((source, part)))
         {
             return false;
         }
         var fixedGlobals = _block.FixedGlobals;
-        for (var j = 0; j < block.Rows.Length; j++)
+        for (var j = 0; j < rows.Length; j++)
         {
-            var position = positions[block.Offset + j];
-            if (fixedGlobals[position] != block.Rows[j])
+            var position = positions[offset + j];
+            if (fixedGlobals[position] != rows[j])
             {
-                throw new ArgumentException($"Factor block from shard {block.SourceShard} carries row {block.Rows[j]} at offset {block.Offset + j}, where shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects row {fixedGlobals[position]}.");
+                throw new ArgumentException($"Factor block from shard {source} carries row {rows[j]} at offset {offset + j}, where shard {ShardNames.EntityId(_block.Side, _block.Shard)} expects row {fixedGlobals[position]}.");
             }
-            block.Values.AsSpan(j * k, k).CopyTo(Buffer.AsSpan(position * k, k));
         }
-        _received.Add((block.SourceShard, block.Part));
-        _partsBySource[block.SourceShard] = block.Parts;
-        _receivedBySource[block.SourceShard] = _receivedBySource.GetValueOrDefault(block.SourceShard) + 1;
-        _rowsBySource[block.SourceShard] = _rowsBySource.GetValueOrDefault(block.SourceShard) + block.Rows.Length;
+        const int chunkRows = 4096;
+        var buffer = Buffer;
+        var chunks = (rows.Length + chunkRows - 1) / chunkRows;
+        Parallel.For(0, chunks, Core.Parallelism.Options(chunks > 1 ? _block.Options.EffectiveThreads : 1), chunk =>
+        {
+            var end = Math.Min(rows.Length, (chunk + 1) * chunkRows);
+            for (var j = chunk * chunkRows; j < end; j++)
+            {
+                var from = valueRows is null ? j : valueRows[j];
+                values.AsSpan(from * k, k).CopyTo(buffer.AsSpan(positions[offset + j] * k, k));
+            }
+        });
+        _received.Add((source, part));
+        _partsBySource[source] = parts;
+        _receivedBySource[source] = _receivedBySource.GetValueOrDefault(source) + 1;
+        _rowsBySource[source] = _rowsBySource.GetValueOrDefault(source) + rows.Length;
         return true;
     }
 }

@@ -58,7 +58,10 @@ public sealed record BeginHalfStep(string Run, int Iteration, Side Side, int Sha
 /// </summary>
 public sealed record PublishFactors(string Run, int Iteration, Side Solving, Side Side, int Shard, int[] Targets, float[] Rotation) : IShardMessage;
 
-/// <summary>Reply to <see cref="PublishFactors"/>: how many blocks, rows and payload bytes the shard sent.</summary>
+/// <summary>
+/// Reply to <see cref="PublishFactors"/>: how many blocks, rows and payload bytes the shard sent. Rows handed to a shard in
+/// the same process by reference (no blocks, no copies) count as the blocks that would have carried them.
+/// </summary>
 public sealed record FactorsPublished(string Run, int Iteration, Side Solving, Side Side, int Shard, int Blocks, long Rows, long Bytes) : IWalsMessage;
 
 /// <summary>

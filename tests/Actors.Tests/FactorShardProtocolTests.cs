@@ -220,6 +220,47 @@ public sealed class FactorShardProtocolTests : TestKit
     }
 
     [Fact]
+    public void A_rotated_PublishFactors_moves_the_shard_into_the_eigenbasis_once_even_when_it_is_sent_again()
+    {
+        var y = ItemFactors();
+        foreach (var block in Blocks(1, y))
+        {
+            _shard.Tell(block);
+        }
+        _shard.Tell(Begin(y));
+        ExpectMsg<HalfStepCompleted>(TimeSpan.FromSeconds(20));
+        var k = Options.Factors;
+        var before = ShardFactors();
+        // An orthogonal k x k matrix: the eigenvectors of a random symmetric one.
+        var (q, _) = Dense.SymmetricEigen(PackedSymmetric.Unpack(PackedGram(y), k), k);
+        var expected = (float[])before.Clone();
+        MatrixKernels.MultiplyInPlace(expected, _table.Users.Count, k, q, 1);
+
+        for (var send = 0; send < 2; send++)
+        {
+            _shard.Tell(new PublishFactors(Run, 1, Side.Items, Side.Users, 0, [], q));
+            var published = ExpectMsg<FactorsPublished>();
+            var sent = Enumerable.Range(0, published.Blocks).Select(_ => _region.ExpectMsg<FactorBlock>()).ToList();
+            foreach (var b in sent)
+            {
+                for (var j = 0; j < b.Rows.Length; j++)
+                {
+                    for (var c = 0; c < k; c++)
+                    {
+                        Assert.Equal(expected[b.Rows[j] * k + c], b.Values[j * k + c], 5);
+                    }
+                }
+            }
+            // The shard keeps the rotated rows as its factors (one common basis; the solving side rotates its own warm start).
+            var now = ShardFactors();
+            for (var i = 0; i < now.Length; i++)
+            {
+                Assert.Equal(expected[i], now[i], 5);
+            }
+        }
+    }
+
+    [Fact]
     public void A_shard_asked_for_a_run_it_does_not_hold_replies_with_a_failure()
     {
         _shard.Tell(new BeginHalfStep("run-unknown", 1, Side.Users, 0, 1, PackedGram(ItemFactors()), false, [], []));

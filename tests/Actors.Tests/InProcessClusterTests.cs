@@ -47,4 +47,53 @@ public sealed class InProcessClusterTests
             await Task.WhenAll(systems.Select(s => CoordinatedShutdown.Get(s).Run(CoordinatedShutdown.ClusterLeavingReason.Instance)));
         }
     }
+
+    /// <summary>
+    /// On one node every shard publishes to shards of its own actor system, by reference (LocalFactorRows) instead of
+    /// copied blocks. With CG both sides stay in the common eigenbasis (no rotation back), so the factors differ from the
+    /// engine's by the basis at most: the scores x_u . y_i must agree, and with Cholesky the factors themselves.
+    /// </summary>
+    [Theory]
+    [InlineData(WalsSolver.ConjugateGradient)]
+    [InlineData(WalsSolver.Cholesky)]
+    public async Task One_in_process_node_hands_rows_over_by_reference_and_trains_the_engines_model(WalsSolver solver)
+    {
+        var table = RandomTables.Create(seed: 5, rows: 900, users: 150, items: 240, maxValue: 10);
+        var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1 }.Validate();
+        var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
+        var port = WalsSystem.FreeLoopbackPort();
+        var seeds = new[] { $"127.0.0.1:{port}" };
+        var system = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, seeds, [WalsSystem.TrainerRole]),
+            Akka.Configuration.ConfigurationFactory.ParseString("wals.cluster { user-shards = 2, item-shards = 3 }")));
+        try
+        {
+            WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
+            await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30), Akka.Configuration.ConfigurationFactory.ParseString("wals.cluster { user-shards = 2, item-shards = 3 }"));
+            var before = LocalShards.RowsHandedOver;
+            var trained = await client.TrainAsync(table, options);
+            Assert.True(LocalShards.RowsHandedOver > before);
+            var k = options.Factors;
+            double worst = 0, largest = 0;
+            for (var u = 0; u < table.Users.Count; u++)
+            {
+                for (var i = 0; i < table.Items.Count; i++)
+                {
+                    var expected = Core.LinearAlgebra.VectorKernels.Dot(engine.UserFactors.AsSpan(u * k, k), engine.ItemFactors.AsSpan(i * k, k));
+                    var actual = Core.LinearAlgebra.VectorKernels.Dot(trained.UserFactors.AsSpan(u * k, k), trained.ItemFactors.AsSpan(i * k, k));
+                    worst = Math.Max(worst, Math.Abs(expected - actual));
+                    largest = Math.Max(largest, Math.Abs(expected));
+                }
+            }
+            Assert.True(largest > 0.1, $"the scores are too small to compare ({largest})");
+            Assert.True(worst <= 1e-4 * largest, $"largest score difference {worst}, largest score {largest}");
+            if (solver == WalsSolver.Cholesky)
+            {
+                Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            }
+        }
+        finally
+        {
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        }
+    }
 }
