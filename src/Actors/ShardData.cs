@@ -135,14 +135,19 @@ public sealed class ShardBlock
     public float[] SpareFactors => _spare ??= FactorArrays.Allocate(_factors.Length);
 
     /// <summary>
-    /// Allocates the per-run buffers (block buffer, spare factors) now, at PrepareRun, rather than in the first half-step.
-    /// Like the engine's factor matrices they are <see cref="FactorArrays"/> (huge pages advised on Linux): the solves read
-    /// the fixed-side buffer's rows in random order.
+    /// Allocates the per-run buffers (block buffer, spare factors, and with the CG solver the array the factors are rotated
+    /// into, <see cref="AdoptBasis"/>) now, at PrepareRun, rather than in the first half-step (each is faulted in as it is
+    /// zeroed). Like the engine's factor matrices they are <see cref="FactorArrays"/> (huge pages advised on Linux): the
+    /// solves read the fixed-side buffer's rows in random order.
     /// </summary>
     public void AllocateBuffers()
     {
         _ = FixedBuffer;
         _ = SpareFactors;
+        if (Options.Solver == WalsSolver.ConjugateGradient)
+        {
+            _rotated ??= FactorArrays.Allocate(_factors.Length);
+        }
     }
 
     /// <summary>
