@@ -71,7 +71,7 @@ public static class HalfStep
         var pattern = rows.Pattern;
         var jacobi = options.CgPreconditioner == CgPreconditioner.Jacobi;
         return SolveRows(rows, factors, fixedSideCount, options,
-            (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
             {
                 if (u + 1 < rows.Rows)
                 {
@@ -104,7 +104,7 @@ public static class HalfStep
         var failed = -1;
         Parallel.For(0, chunks, Parallelism.Options(options.EffectiveThreads),
             () => new CgWorkspace(k),
-            (chunk, state, ws) =>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk, state, ws) =>
             {
                 var end = Math.Min(rows.Rows, (chunk + 1) * ChunkRows);
                 for (var u = chunk * ChunkRows; u < end; u++)
@@ -145,6 +145,7 @@ public static class HalfStep
     /// (Preconditioned) conjugate gradient for one row in the eigenbasis, warm-started from x, then
     /// <paramref name="steps"/> steps. Accumulates the row's loss terms at the starting x into the workspace.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CgRow(
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
@@ -248,6 +249,7 @@ public static class HalfStep
     }
 
     /// <summary>ap += sum_j cw_j (y'_j . p) y'_j over the row's entries, four at a time, one read of each row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LowRankProduct(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, bool gather, Span<float> p, Span<float> ap)
     {
         var k = p.Length;
