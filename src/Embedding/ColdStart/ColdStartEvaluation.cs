@@ -64,6 +64,7 @@ public sealed record ColdStartMetrics(MetricsReport At20, MetricsReport At10)
 public sealed record ColdStartReport(
     ColdStartMetrics Projection,
     ColdStartMetrics Popularity,
+    ColdStartMetrics TextPopularity,
     ColdStartMetrics Random,
     ColdStartMetrics? WarmReference,
     int Items,
@@ -81,9 +82,12 @@ public sealed record ColdStartReport(
 /// the projection on the warm items with text (mu by validation on held-out warm items), give each held-out item
 /// y_i = W^T e_i + b, and rank <b>only the held-out items</b> for every user who has at least one training interaction and at
 /// least one positive interaction (r &gt; 0) with a held-out item; those interactions are the user's test items. The
-/// same candidates are ranked by two baselines: <b>popularity</b>, by each held-out item's number of test users (an
+/// same candidates are ranked by three baselines: <b>popularity</b>, by each held-out item's number of test users (an
 /// oracle: it uses the held-out interactions themselves, since the training data has no interactions of those items
-/// and so no popularity), and <b>random</b>, a seeded random order per user.
+/// and so no popularity); <b>popularity predicted from text</b>, what a system without those interactions can know of
+/// it (a ridge regression, fitted like the projection, from the warm items' embeddings to log(1 + their training
+/// interaction count), applied to the held-out items; the same order for every user); and <b>random</b>, a seeded random
+/// order per user.
 /// </summary>
 public static class ColdStartEvaluation
 {
@@ -205,6 +209,7 @@ public static class ColdStartEvaluation
             testPopularity[test.ColumnIndex[n]] += 1f;
         }
         var popularity = Measure(new FixedScores(testPopularity, users), noExclusions, test, options.Threads);
+        var textPopularity = Measure(new FixedScores(PredictedPopularity(), users), noExclusions, test, options.Threads);
         var random = Measure(new RandomScores(users, coldCount, Stream(options.Seed, 2)), noExclusions, test, options.Threads);
 
         ColdStartMetrics? reference = null;
@@ -220,8 +225,26 @@ public static class ColdStartEvaluation
             reference = Measure(new FactorRanker(full.UserFactors, users, referenceFactors, coldCount, k), noExclusions, test, options.Threads);
         }
 
-        return new ColdStartReport(model, popularity, random, reference, items, split.Eligible, coldCount, users, model.At20.UsersEvaluated,
+        return new ColdStartReport(model, popularity, textPopularity, random, reference, items, split.Eligible, coldCount, users, model.At20.UsersEvaluated,
             train.NonZeros, test.NonZeros, fit, trainSeconds);
+
+        // log(1 + training interactions) of the warm items with text, regressed on their embeddings (unweighted, mu by
+        // validation as for the factors), then predicted for the held-out items.
+        float[] PredictedPopularity()
+        {
+            var logCounts = new float[warmCount];
+            for (var w = 0; w < warmCount; w++)
+            {
+                logCounts[w] = MathF.Log(1 + counts[w]);
+            }
+            var popularityFit = ProjectionTraining.Fit(logCounts, 1, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 3));
+            var predicted = new float[coldCount];
+            foreach (var item in split.ColdItems)
+            {
+                popularityFit.Projection.Apply(embeddings.Vector(rows[table.Items[item]]), predicted.AsSpan(coldIndex[item], 1));
+            }
+            return predicted;
+        }
     }
 
     private static ColdStartMetrics Measure(IItemScorer scorer, CsrMatrix noExclusions, CsrMatrix test, int threads) =>

@@ -80,10 +80,13 @@ internal sealed class ColdStartOptionSet
                 ["cold_ndcg@10"] = report.Projection.Ndcg10,
                 ["popularity_cold_recall@20"] = report.Popularity.Recall20,
                 ["popularity_cold_ndcg@10"] = report.Popularity.Ndcg10,
+                ["text_popularity_cold_recall@20"] = report.TextPopularity.Recall20,
+                ["text_popularity_cold_ndcg@10"] = report.TextPopularity.Ndcg10,
                 ["random_cold_recall@20"] = report.Random.Recall20,
                 ["random_cold_ndcg@10"] = report.Random.Ndcg10,
                 ["cold_auc"] = report.Projection.At20.Auc,
                 ["popularity_cold_auc"] = report.Popularity.At20.Auc,
+                ["text_popularity_cold_auc"] = report.TextPopularity.At20.Auc,
                 ["random_cold_auc"] = report.Random.At20.Auc,
                 ["cold_items"] = report.ColdItems,
                 ["items"] = report.Items,
@@ -114,6 +117,7 @@ internal sealed class ColdStartOptionSet
         void Row(string name, ColdStartMetrics m) => table.AddRow(name, $"{m.Recall20:F4}", $"{m.Ndcg10:F4}", $"{m.At20.Auc:F4}");
         Row("text projection", report.Projection);
         Row("popularity (oracle)", report.Popularity);
+        Row("popularity predicted from text", report.TextPopularity);
         Row("random", report.Random);
         if (report.WarmReference is { } warm)
         {
@@ -121,7 +125,8 @@ internal sealed class ColdStartOptionSet
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"[grey]{report.ColdItems:N0} of {report.ItemsWithText:N0} items with text held out (seed {options.Seed}); candidates: the held-out items only; " +
-            $"{report.UsersEvaluated:N0} users with training and held-out interactions, {report.TestRows:N0} held-out interactions; popularity counts the held-out interactions themselves[/]");
+            $"{report.UsersEvaluated:N0} users with training and held-out interactions, {report.TestRows:N0} held-out interactions; popularity (oracle) counts the held-out interactions themselves; " +
+            "popularity predicted from text regresses the warm items' log interaction counts on their embeddings[/]");
     }
 
     private sealed class Progress(Action<IterationReport> action) : IProgress<IterationReport>
