@@ -106,6 +106,18 @@ public sealed class FactorShardProtocolTests : TestKit
 
     private BeginHalfStep Begin(float[] y) => new(Run, 1, Side.Users, 0, _table.Items.Count, PackedGram(y), false, [], []);
 
+    /// <summary>Sends every block of iteration 1 and its BeginHalfStep, and waits until the shard has solved it.</summary>
+    private void SolveFirstHalfStep()
+    {
+        var y = ItemFactors();
+        foreach (var block in Blocks(1, y))
+        {
+            _shard.Tell(block);
+        }
+        _shard.Tell(Begin(y));
+        ExpectMsg<HalfStepCompleted>(TimeSpan.FromSeconds(20));
+    }
+
     [Fact]
     public void Factor_blocks_that_arrive_before_BeginHalfStep_are_buffered_and_the_solve_matches_the_engine()
     {
@@ -181,13 +193,7 @@ public sealed class FactorShardProtocolTests : TestKit
     [Fact]
     public void PublishFactors_sends_each_item_shard_exactly_the_rows_it_needs_and_ignores_a_stale_request()
     {
-        var y = ItemFactors();
-        foreach (var block in Blocks(1, y))
-        {
-            _shard.Tell(block);
-        }
-        _shard.Tell(Begin(y));
-        ExpectMsg<HalfStepCompleted>(TimeSpan.FromSeconds(20));
+        SolveFirstHalfStep();
 
         _shard.Tell(new PublishFactors(Run, 1, Side.Items, Side.Users, 0, [], []));
         var published = ExpectMsg<FactorsPublished>();
@@ -222,17 +228,11 @@ public sealed class FactorShardProtocolTests : TestKit
     [Fact]
     public void A_rotated_PublishFactors_moves_the_shard_into_the_eigenbasis_once_even_when_it_is_sent_again()
     {
-        var y = ItemFactors();
-        foreach (var block in Blocks(1, y))
-        {
-            _shard.Tell(block);
-        }
-        _shard.Tell(Begin(y));
-        ExpectMsg<HalfStepCompleted>(TimeSpan.FromSeconds(20));
+        SolveFirstHalfStep();
         var k = Options.Factors;
         var before = ShardFactors();
         // An orthogonal k x k matrix: the eigenvectors of a random symmetric one.
-        var (q, _) = Dense.SymmetricEigen(PackedSymmetric.Unpack(PackedGram(y), k), k);
+        var (q, _) = Dense.SymmetricEigen(PackedSymmetric.Unpack(PackedGram(ItemFactors()), k), k);
         var expected = (float[])before.Clone();
         MatrixKernels.MultiplyInPlace(expected, _table.Users.Count, k, q, 1);
 
