@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using WalsCluster.Core.Data;
 using WalsCluster.Core.Model;
@@ -68,8 +69,33 @@ public sealed class WalsClient : IAsyncDisposable
             await system.Terminate();
             throw new TimeoutException($"Could not join the cluster at {seed} within {timeout.TotalSeconds:0} s (is a node running there?).");
         }
-        var settings = WalsSettings.FromConfig(config);
+        var settings = await ClusterLayoutAsync(system, WalsSettings.FromConfig(config), timeout);
         return new WalsClient(system, settings, WalsSystem.Start(system, settings, [WalsSystem.ClientRole]));
+    }
+
+    /// <summary>
+    /// The shard counts are the cluster's: the client takes them from the training coordinator, so that a client needs
+    /// no configuration of its own to ingest into, gather from and route queries to a cluster whose nodes run, say,
+    /// <c>user-shards = 1</c>. When no coordinator answers within <paramref name="timeout"/> (at most 15 s; no trainer node yet) the
+    /// client keeps its configured counts, and <see cref="TrainAsync"/> checks them against the cluster again.
+    /// </summary>
+    private static async Task<WalsSettings> ClusterLayoutAsync(ActorSystem system, WalsSettings configured, TimeSpan timeout)
+    {
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{WalsSystem.CoordinatorName}",
+            ClusterSingletonProxySettings.Create(system).WithRole(WalsSystem.TrainerRole)), WalsSystem.CoordinatorName + "-layout");
+        try
+        {
+            var layout = await proxy.Ask<ClusterLayout>(GetClusterLayout.Instance, timeout < TimeSpan.FromSeconds(15) ? timeout : TimeSpan.FromSeconds(15));
+            return configured with { UserShards = layout.UserShards, ItemShards = layout.ItemShards };
+        }
+        catch (AskTimeoutException)
+        {
+            return configured;
+        }
+        finally
+        {
+            system.Stop(proxy);
+        }
     }
 
     /// <summary>

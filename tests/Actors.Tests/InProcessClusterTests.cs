@@ -68,7 +68,9 @@ public sealed class InProcessClusterTests
         try
         {
             WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
-            await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30), Akka.Configuration.ConfigurationFactory.ParseString("wals.cluster { user-shards = 2, item-shards = 3 }"));
+            // No overlay: the client takes the node's 2 + 3 shards from the coordinator.
+            await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30));
+            Assert.Equal((2, 3), (client.Settings.UserShards, client.Settings.ItemShards));
             var before = LocalShards.RowsHandedOver;
             var trained = await client.TrainAsync(table, options);
             Assert.True(LocalShards.RowsHandedOver > before);
