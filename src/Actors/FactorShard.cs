@@ -327,49 +327,48 @@ public sealed partial class FactorShard : ReceiveActor
             {
                 continue;
             }
-            var globalRows = (int[]?)null;
-            if (LocalShards.Find(Context.System, publish.Solving, t) is { } localTarget)
+            // Same actor system: one reference to our factors instead of copied blocks (counted as the blocks it replaces).
+            var localTarget = LocalShards.Find(Context.System, publish.Solving, t);
+            if (localTarget is not null)
             {
-                // Same actor system: one reference to our factors instead of copies (counted as the blocks it replaces).
-                globalRows = new int[local.Length];
+                var globals = new int[local.Length];
                 for (var j = 0; j < local.Length; j++)
                 {
-                    globalRows[j] = _block.RowGlobals[local[j]];
+                    globals[j] = _block.RowGlobals[local[j]];
                 }
-                localTarget.Tell(new LocalFactorRows(publish.Run, publish.Iteration, publish.Solving, t, _shard, globalRows, local, factors), Self);
+                localTarget.Tell(new LocalFactorRows(publish.Run, publish.Iteration, publish.Solving, t, _shard, globals, local, factors), Self);
                 LocalShards.CountHandedOver(local.Length);
             }
             var parts = (local.Length + rowsPerPart - 1) / rowsPerPart;
-            if (globalRows is not null)
-            {
-                for (var part = 0; part < parts; part++)
-                {
-                    var n = Math.Min(rowsPerPart, local.Length - part * rowsPerPart);
-                    blocks++;
-                    rows += n;
-                    bytes += WalsSerializer.FactorBlockSize(publish.Run, n, k);
-                }
-                continue;
-            }
             for (var part = 0; part < parts; part++)
             {
                 var start = part * rowsPerPart;
                 var n = Math.Min(rowsPerPart, local.Length - start);
-                var globals = GC.AllocateUninitializedArray<int>(n);
-                var values = BlockBuffers.Rent(n * k);
-                for (var j = 0; j < n; j++)
-                {
-                    var r = local[start + j];
-                    globals[j] = _block.RowGlobals[r];
-                    factors.AsSpan(r * k, k).CopyTo(values.AsSpan(j * k, k));
-                }
-                Region.Tell(new FactorBlock(publish.Run, publish.Iteration, publish.Solving, t, _shard, part, parts, start, globals, values), Self);
                 blocks++;
                 rows += n;
                 bytes += WalsSerializer.FactorBlockSize(publish.Run, n, k);
+                if (localTarget is null)
+                {
+                    Region.Tell(Block(publish, t, part, parts, start, local.AsSpan(start, n), factors), Self);
+                }
             }
         }
         Sender.Tell(new FactorsPublished(publish.Run, publish.Iteration, publish.Solving, _side, _shard, blocks, rows, bytes));
+    }
+
+    /// <summary>Part <paramref name="part"/> of the out-block for shard <paramref name="target"/>: the rows copied into a pooled array.</summary>
+    private FactorBlock Block(PublishFactors publish, int target, int part, int parts, int start, ReadOnlySpan<int> localRows, float[] factors)
+    {
+        var k = _block!.K;
+        var globals = GC.AllocateUninitializedArray<int>(localRows.Length);
+        var values = BlockBuffers.Rent(localRows.Length * k);
+        for (var j = 0; j < localRows.Length; j++)
+        {
+            var r = localRows[j];
+            globals[j] = _block.RowGlobals[r];
+            factors.AsSpan(r * k, k).CopyTo(values.AsSpan(j * k, k));
+        }
+        return new FactorBlock(publish.Run, publish.Iteration, publish.Solving, target, _shard, part, parts, start, globals, values);
     }
 
     private void HandleGetFactors(GetShardFactors get)
