@@ -86,8 +86,8 @@ public sealed partial class FactorShard
         var block = _block!;
         var embeddings = _embeddings!;
         var weighting = (ProjectionWeighting)get.Weighting;
-        // E^T E costs d^2 per warm item: off the mailbox. The block's factors are only replaced by a solve, and a trained
-        // run does not solve again; the embeddings of a run only grow from batches of that run, which have all arrived.
+        // E^T E costs d^2 per warm item: off the mailbox. The block's factors are only replaced during training (a solve,
+        // or the fixed side's move into a half-step's basis), and a trained run does not train again; the embeddings of a run only grow from batches of that run, which have all arrived.
         Task.Run(() => embeddings.Sums(block, key.Fraction, weighting))
             .PipeTo(Self, success: sums => new SumsComputed(key, sums, null),
                 failure: e => new SumsComputed(key, null, (e is AggregateException a ? a.GetBaseException() : e).Message));

@@ -1,3 +1,4 @@
+using WalsCluster.Core.Data;
 using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Sparse;
@@ -67,7 +68,7 @@ public sealed class IngestBuffer
 /// </summary>
 public sealed class ShardBlock
 {
-    private readonly Dictionary<string, int> _idIndex;
+    private readonly IdMap _idIndex;
     private FactorRanker? _ranker;
     private float[] _factors;
     private float[]? _spare;
@@ -93,11 +94,7 @@ public sealed class ShardBlock
         OutBlocks = outBlocks;
         InPositions = inPositions;
         _factors = factors;
-        _idIndex = new Dictionary<string, int>(rowIds.Length, StringComparer.Ordinal);
-        for (var r = 0; r < rowIds.Length; r++)
-        {
-            _idIndex[rowIds[r]] = r;
-        }
+        _idIndex = new IdMap(rowIds);
     }
 
     public string Run { get; }
@@ -319,7 +316,7 @@ public sealed class ShardBlock
         return new HalfStepResult(Rows, observed, Options.UnobservedWeight * implicitPart, reg, reg, 0);
     }
 
-    public int LocalRowOf(string id) => _idIndex.TryGetValue(id, out var r) ? r : -1;
+    public int LocalRowOf(string id) => _idIndex.IndexOf(id);
 
     /// <summary>Global indices (ascending) of the other side's rows that local row <paramref name="row"/> interacted with.</summary>
     public int[] InteractionsOf(int row)

@@ -1,3 +1,4 @@
+using WalsCluster.Core.Data;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Embedding.Projection;
@@ -41,8 +42,7 @@ public sealed record ShardProjectionSums(ProjectionSums Train, ProjectionSums Va
 public sealed class ShardEmbeddings
 {
     private readonly HashSet<int> _sequences = [];
-    private readonly Dictionary<string, int> _rowOf = new(StringComparer.Ordinal);
-    private readonly List<string> _ids = [];
+    private readonly IdMap _ids = new();
     private readonly List<int> _globals = [];
     private readonly List<float> _vectors = [];
 
@@ -89,7 +89,7 @@ public sealed class ShardEmbeddings
             {
                 throw new ArgumentException($"Embedding batch {batch.Sequence}: item '{id}' belongs to item-{StableHash.ShardOf(id, batch.ItemShards)} of {batch.ItemShards}, not item-{Shard}.");
             }
-            if (_rowOf.ContainsKey(id) || !seen.Add(id))
+            if (_ids.Contains(id) || !seen.Add(id))
             {
                 throw new ArgumentException($"Embedding batch {batch.Sequence}: item '{id}' was already sent in another batch of run '{Run}'.");
             }
@@ -102,8 +102,7 @@ public sealed class ShardEmbeddings
         _sequences.Add(batch.Sequence);
         for (var j = 0; j < n; j++)
         {
-            _rowOf[batch.Ids[j]] = _ids.Count;
-            _ids.Add(batch.Ids[j]);
+            _ids.GetOrAdd(batch.Ids[j]);
             _globals.Add(batch.Globals[j]);
         }
         _vectors.AddRange(batch.Vectors);
@@ -181,7 +180,7 @@ public sealed class ShardEmbeddings
 /// <summary>An item shard's cold items of one run with their projected factors, ranked like the trained rows.</summary>
 public sealed class ColdItems
 {
-    private readonly Dictionary<string, int> _indexOf;
+    private readonly IdMap _indexOf;
     private FactorRanker? _ranker;
 
     public ColdItems(string run, int shard, string[] ids, int[] globals, float[] factors, int k)
@@ -192,11 +191,7 @@ public sealed class ColdItems
         Globals = globals;
         Factors = factors;
         K = k;
-        _indexOf = new Dictionary<string, int>(ids.Length, StringComparer.Ordinal);
-        for (var c = 0; c < ids.Length; c++)
-        {
-            _indexOf[ids[c]] = c;
-        }
+        _indexOf = new IdMap(ids);
     }
 
     public string Run { get; }
@@ -215,7 +210,7 @@ public sealed class ColdItems
 
     public int Count => Ids.Length;
 
-    public int IndexOf(string id) => _indexOf.TryGetValue(id, out var c) ? c : -1;
+    public int IndexOf(string id) => _indexOf.IndexOf(id);
 
     /// <summary>The top <paramref name="k"/> cold items by dot product or cosine, leaving out <paramref name="sortedGlobalExclude"/>.</summary>
     public ShardTopK TopK(float[] query, int k, bool cosine, int[] sortedGlobalExclude)

@@ -74,12 +74,7 @@ public sealed class ProjectionTests
         {
             merged.Add(ProjectionSums.FromBytes(part.ToBytes())); // as a coordinator receives them
         }
-        Assert.Equal(whole.Count, merged.Count);
-        AssertClose(whole.SumE, merged.SumE);
-        AssertClose(whole.SumY, merged.SumY);
-        AssertClose(whole.EtE, merged.EtE);
-        AssertClose(whole.EtY, merged.EtY);
-        Assert.Equal(whole.SumYY, merged.SumYY, 6);
+        AssertSameSums(whole, merged);
         // E^T E against a brute-force dense product.
         for (int a = 0; a < 12; a++)
         {
@@ -92,6 +87,17 @@ public sealed class ProjectionTests
         var p1 = RidgeProjection.Fit(whole, 0.5);
         var p2 = RidgeProjection.Fit(merged, 0.5);
         AssertClose(p1.W.Select(v => (double)v).ToArray(), p2.W.Select(v => (double)v).ToArray(), 1e-5);
+    }
+
+    /// <summary>Every accumulated sum of <paramref name="actual"/> equals <paramref name="expected"/>'s.</summary>
+    private static void AssertSameSums(ProjectionSums expected, ProjectionSums actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        AssertClose(expected.SumE, actual.SumE);
+        AssertClose(expected.SumY, actual.SumY);
+        AssertClose(expected.EtE, actual.EtE);
+        AssertClose(expected.EtY, actual.EtY);
+        Assert.Equal(expected.SumYY, actual.SumYY, 6);
     }
 
     [Fact]
@@ -109,12 +115,7 @@ public sealed class ProjectionTests
                 copies.Add(e[i], y[i]);
             }
         }
-        Assert.Equal(copies.Count, weighted.Count);
-        AssertClose(copies.SumE, weighted.SumE);
-        AssertClose(copies.SumY, weighted.SumY);
-        AssertClose(copies.EtE, weighted.EtE);
-        AssertClose(copies.EtY, weighted.EtY);
-        Assert.Equal(copies.SumYY, weighted.SumYY, 6);
+        AssertSameSums(copies, weighted);
         Assert.Throws<ArgumentOutOfRangeException>(() => weighted.Add(e[0], y[0], 0));
     }
 
