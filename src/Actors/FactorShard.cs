@@ -48,7 +48,6 @@ public sealed partial class FactorShard : ReceiveActor
         Receive<GetShardFactors>(HandleGetFactors);
         Receive<GetShardStatus>(_ => Sender.Tell(Status()));
         Receive<GetRowVector>(HandleGetRowVector);
-        Receive<ScoreShardItems>(HandleScore);
         Receive<GetFoldInTerms>(HandleFoldIn);
         ReceiveEmbeddingMessages();
     }
@@ -403,16 +402,6 @@ public sealed partial class FactorShard : ReceiveActor
         }
         var k = _block.K;
         Sender.Tell(new RowVector(get.Id, _block.RowGlobals[row], _block.Factors.AsSpan(row * k, k).ToArray(), _block.InteractionsOf(row), null));
-    }
-
-    private void HandleScore(ScoreShardItems score)
-    {
-        if (_block is null || score.Query.Length != _block.K)
-        {
-            Sender.Tell(new ShardTopK(_shard, [], [], [], _block is null ? $"Shard {_entityId} holds no model." : $"The query has {score.Query.Length} values, the model {_block.K}."));
-            return;
-        }
-        Sender.Tell(_block.TopK(score.Query, score.K, score.Cosine, score.Exclude));
     }
 
     private void HandleFoldIn(GetFoldInTerms get)

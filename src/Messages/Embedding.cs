@@ -99,8 +99,9 @@ public sealed record GetProjection : IWalsMessage
 /// </summary>
 public sealed record RecommendForText(string Text, int K) : IWalsMessage;
 
-/// <summary>Router to an item shard: its top <paramref name="K"/> items for <paramref name="Query"/> over its trained rows
-/// AND its cold items that have projected factors (otherwise as <see cref="ScoreShardItems"/>). Replied with <see cref="ShardTopK"/>.</summary>
+/// <summary>Router to an item shard: its own top <paramref name="K"/> items for query vector <paramref name="Query"/> by dot
+/// product, or by cosine when <paramref name="Cosine"/>, leaving out <paramref name="Exclude"/> (global indices, ascending),
+/// over its trained rows and its cold items that have projected factors. Replied with <see cref="ShardTopK"/>.</summary>
 public sealed record RankShardItems(Side Side, int Shard, float[] Query, int K, bool Cosine, int[] Exclude) : IShardMessage;
 
 /// <summary>Router to an item shard: the projected factors of cold item <paramref name="Id"/>. Replied with <see cref="RowVector"/>.</summary>

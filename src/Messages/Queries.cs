@@ -35,11 +35,7 @@ public sealed record GetRowVector(Side Side, int Shard, string Id) : IShardMessa
 /// side's rows it interacted with; <paramref name="Failure"/> when the shard does not know the id or holds no model.</summary>
 public sealed record RowVector(string Id, int Global, float[] Vector, int[] Interactions, string? Failure) : IWalsMessage;
 
-/// <summary>Router to an item shard: its own top <paramref name="K"/> items for query vector <paramref name="Query"/> by
-/// dot product, or by cosine when <paramref name="Cosine"/>, leaving out <paramref name="Exclude"/> (global indices, ascending).</summary>
-public sealed record ScoreShardItems(Side Side, int Shard, float[] Query, int K, bool Cosine, int[] Exclude) : IShardMessage;
-
-/// <summary>Reply to <see cref="ScoreShardItems"/>: the shard's best items, best first; <paramref name="Failure"/> when it holds no model.</summary>
+/// <summary>Reply to <see cref="RankShardItems"/>: the shard's best items, best first; <paramref name="Failure"/> when it holds no model.</summary>
 public sealed record ShardTopK(int Shard, int[] Items, string[] Ids, float[] Scores, string? Failure) : IWalsMessage;
 
 /// <summary>Router to an item shard: its share of the fold-in normal equations for the given items (those it holds).</summary>

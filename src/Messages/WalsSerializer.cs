@@ -47,7 +47,6 @@ public sealed class WalsSerializer : SerializerWithStringManifest
     private const string RecommendationsManifest = "rs";
     private const string GetRowVectorManifest = "gv";
     private const string RowVectorManifest = "rv";
-    private const string ScoreShardItemsManifest = "sc";
     private const string ShardTopKManifest = "tk";
     private const string GetFoldInTermsManifest = "gi";
     private const string FoldInTermsManifest = "fi";
@@ -119,7 +118,6 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         Recommendations => RecommendationsManifest,
         GetRowVector => GetRowVectorManifest,
         RowVector => RowVectorManifest,
-        ScoreShardItems => ScoreShardItemsManifest,
         ShardTopK => ShardTopKManifest,
         GetFoldInTerms => GetFoldInTermsManifest,
         FoldInTerms => FoldInTermsManifest,
@@ -257,9 +255,6 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case RowVector m:
                 w.String(m.Id); w.Int(m.Global); w.Floats(m.Vector); w.Ints(m.Interactions); w.String(m.Failure);
                 break;
-            case ScoreShardItems m:
-                w.Byte((byte)m.Side); w.Int(m.Shard); w.Floats(m.Query); w.Int(m.K); w.Bool(m.Cosine); w.Ints(m.Exclude);
-                break;
             case ShardTopK m:
                 w.Int(m.Shard); w.Ints(m.Items); w.Strings(m.Ids); w.Floats(m.Scores); w.String(m.Failure);
                 break;
@@ -372,7 +367,6 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             RecommendationsManifest => ReadRecommendations(ref r),
             GetRowVectorManifest => new GetRowVector((Side)r.Byte(), r.Int(), r.String()),
             RowVectorManifest => new RowVector(r.String(), r.Int(), r.Floats(), r.Ints(), r.NullableString()),
-            ScoreShardItemsManifest => new ScoreShardItems((Side)r.Byte(), r.Int(), r.Floats(), r.Int(), r.Bool(), r.Ints()),
             ShardTopKManifest => new ShardTopK(r.Int(), r.Ints(), r.Strings(), r.Floats(), r.NullableString()),
             GetFoldInTermsManifest => new GetFoldInTerms((Side)r.Byte(), r.Int(), r.Strings(), r.Floats()),
             FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString()),

@@ -44,7 +44,6 @@ public sealed class SerializerTests : IDisposable
         new Recommendations("u", [new RankedItem("x", 3, 0.5f), new RankedItem("y", 1, 0.25f)], [2], null),
         new GetRowVector(Side.Items, 1, "artist-1"),
         new RowVector("artist-1", 4, [0.1f, 0.2f], [1, 5], null),
-        new ScoreShardItems(Side.Items, 1, [0.1f, 0.2f], 10, true, [3, 4]),
         new ShardTopK(1, [3, 4], ["c", "d"], [0.5f, 0.25f], null),
         new GetFoldInTerms(Side.Items, 0, ["a"], [2f]),
         new FoldInTerms(0, [1, 2, 3], [4, 5, 6], [7, 8], [3], 1f, 0.05f, 0f, 100, null),
