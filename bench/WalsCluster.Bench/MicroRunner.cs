@@ -32,6 +32,7 @@ internal static class MicroRunner
         return 0;
     }
 
+    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16]: row solves of ENTRIES entries against FIXED_ROWS rows.</summary>
     public static int Run(string[] args)
     {
         var k = args.Length > 0 ? int.Parse(args[0]) : 64;
@@ -66,6 +67,7 @@ internal static class MicroRunner
         }
         var ws = new CgWorkspace(k);
         var steps = args.Length > 3 ? int.Parse(args[3]) : 3;
+        var half = args.Length > 4 && args[4] == "bfloat16" ? BFloat16Kernels.RoundParallel(y, 1) : null;
         for (var rep = 0; rep < 3; rep++)
         {
             var watch = Stopwatch.StartNew();
@@ -73,7 +75,7 @@ internal static class MicroRunner
             {
                 var start = m.RowStart[u];
                 var len = m.RowStart[u + 1] - start;
-                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws);
+                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws, HalfStep.MaxGatherFloats, half);
             }
             Console.WriteLine($"direct CgRow ({steps} steps): {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row, {watch.Elapsed.TotalSeconds * 1e9 / m.NonZeros:F1} ns per entry");
         }

@@ -9,6 +9,7 @@ namespace WalsCluster.Bench;
 /// count per iteration (formula in docs/benchmarks.md) and the GFLOP/s reached.
 /// Usage: train --input PATH [--format csv|lastfm|bookcrossing|movielens] [--factors K] [--iterations N]
 ///        [--cg-steps S] [--threads T] [--transform log|binary|...] [--solver cg|cholesky] [--preconditioner jacobi|none]
+///        [--gather-precision float32|bfloat16]
 /// </summary>
 internal static class TrainingRunner
 {
@@ -33,6 +34,7 @@ internal static class TrainingRunner
             Regularization = float.Parse(Arg("--regularization", "0.05")),
             Solver = Arg("--solver", "cg") == "cholesky" ? WalsSolver.Cholesky : WalsSolver.ConjugateGradient,
             CgPreconditioner = Arg("--preconditioner", "jacobi") == "none" ? CgPreconditioner.None : CgPreconditioner.Jacobi,
+            GatherPrecision = Enum.Parse<GatherPrecision>(Arg("--gather-precision", "float32"), ignoreCase: true),
         };
         var load = Stopwatch.StartNew();
         var loaded = InteractionLoader.Load(input, new LoadOptions { Format = format });

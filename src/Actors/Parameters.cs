@@ -8,7 +8,8 @@ public static class Parameters
 {
     public static TrainingParameters ToWire(this WalsOptions o) => new(
         o.Factors, (byte)o.Transform, o.Alpha, o.Beta, o.Epsilon, o.Exponent, o.UnobservedWeight, o.Regularization,
-        o.RegularizationExponent, o.Iterations, (byte)o.Solver, o.CgSteps, (byte)o.CgPreconditioner, o.Seed, o.InitScale, o.Threads);
+        o.RegularizationExponent, o.Iterations, (byte)o.Solver, o.CgSteps, (byte)o.CgPreconditioner, o.Seed, o.InitScale, o.Threads,
+        (byte)o.GatherPrecision);
 
     /// <summary>The options of a run; throws <see cref="ArgumentException"/> naming the first invalid one.</summary>
     public static WalsOptions ToOptions(this TrainingParameters p) => new WalsOptions
@@ -26,6 +27,7 @@ public static class Parameters
         Solver = Enum.IsDefined((WalsSolver)p.Solver) ? (WalsSolver)p.Solver : throw new ArgumentException($"Option 'solver' = {p.Solver} is unknown."),
         CgSteps = p.CgSteps,
         CgPreconditioner = Enum.IsDefined((CgPreconditioner)p.Preconditioner) ? (CgPreconditioner)p.Preconditioner : throw new ArgumentException($"Option 'cg-preconditioner' = {p.Preconditioner} is unknown."),
+        GatherPrecision = Enum.IsDefined((GatherPrecision)p.GatherPrecision) ? (GatherPrecision)p.GatherPrecision : throw new ArgumentException($"Option 'gather-precision' = {p.GatherPrecision} is unknown."),
         Seed = p.Seed,
         InitScale = p.InitScale,
         Threads = p.Threads,

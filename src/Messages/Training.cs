@@ -3,12 +3,12 @@ namespace WalsCluster.Messages;
 /// <summary>
 /// The hyperparameters of a run on the wire (the fields of Core's WalsOptions; Messages does not reference Core).
 /// Enums travel as their numeric values: Transform 0 linear, 1 log, 2 power, 3 binary; Solver 0 cg, 1 cholesky;
-/// Preconditioner 0 none, 1 jacobi.
+/// Preconditioner 0 none, 1 jacobi; GatherPrecision 0 float32, 1 bfloat16.
 /// </summary>
 public sealed record TrainingParameters(
     int Factors, byte Transform, float Alpha, float Beta, float Epsilon, float Exponent, float UnobservedWeight,
     float Regularization, float RegularizationExponent, int Iterations, byte Solver, int CgSteps, byte Preconditioner,
-    int Seed, float InitScale, int Threads);
+    int Seed, float InitScale, int Threads, byte GatherPrecision = 0);
 
 /// <summary>
 /// Submits a training run to the <c>TrainingCoordinator</c> after its interactions were ingested with

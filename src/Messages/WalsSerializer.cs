@@ -401,11 +401,12 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         w.Int(p.Factors); w.Byte(p.Transform); w.Float(p.Alpha); w.Float(p.Beta); w.Float(p.Epsilon); w.Float(p.Exponent);
         w.Float(p.UnobservedWeight); w.Float(p.Regularization); w.Float(p.RegularizationExponent); w.Int(p.Iterations);
         w.Byte(p.Solver); w.Int(p.CgSteps); w.Byte(p.Preconditioner); w.Int(p.Seed); w.Float(p.InitScale); w.Int(p.Threads);
+        w.Byte(p.GatherPrecision);
     }
 
     private static TrainingParameters ReadParameters(ref WireReader r) =>
         new(r.Int(), r.Byte(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Int(),
-            r.Byte(), r.Int(), r.Byte(), r.Int(), r.Float(), r.Int());
+            r.Byte(), r.Int(), r.Byte(), r.Int(), r.Float(), r.Int(), r.Byte());
 
     private static void Write(WireWriter w, ProjectionRequest p)
     {

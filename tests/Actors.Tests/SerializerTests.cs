@@ -12,7 +12,7 @@ public sealed class SerializerTests : IDisposable
 {
     private readonly ActorSystem _system = ActorSystem.Create("serializer-tests", ConfigurationFactory.ParseString(WalsSerializer.Hocon));
 
-    private static readonly TrainingParameters Parameters = new(16, 1, 2.5f, 1f, 0.5f, 0.7f, 0.25f, 0.05f, 0.3f, 7, 1, 3, 1, 42, 0.01f, 2);
+    private static readonly TrainingParameters Parameters = new(16, 1, 2.5f, 1f, 0.5f, 0.7f, 0.25f, 0.05f, 0.3f, 7, 1, 3, 1, 42, 0.01f, 2, 1);
 
     public static IEnumerable<object[]> Messages() => new IWalsMessage[]
     {

@@ -23,29 +23,34 @@ public static partial class FactorArrays
     public static int HugePagesAdvised => Volatile.Read(ref _advised);
 
     /// <summary>A zeroed float array of <paramref name="count"/> elements for factor rows.</summary>
-    public static float[] Allocate(long count)
+    public static float[] Allocate(long count) => Allocate<float>(count);
+
+    /// <summary>A zeroed array of <paramref name="count"/> elements for factor rows (float32, or bfloat16 as ushort).</summary>
+    public static unsafe T[] Allocate<T>(long count)
+        where T : unmanaged
     {
         if (count < 0 || count > Array.MaxLength)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), count, $"A factor matrix holds at most {Array.MaxLength} floats.");
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"A factor matrix holds at most {Array.MaxLength} values.");
         }
-        if (count * sizeof(float) < HugePageThresholdBytes || !OperatingSystem.IsLinux())
+        if (count * sizeof(T) < HugePageThresholdBytes || !OperatingSystem.IsLinux())
         {
-            return new float[count];
+            return new T[count];
         }
-        var array = GC.AllocateUninitializedArray<float>((int)count, pinned: true);
+        var array = GC.AllocateUninitializedArray<T>((int)count, pinned: true);
         Advise(array);
         // First touch after the advice, so that the pages are faulted in as huge pages.
         array.AsSpan().Clear();
         return array;
     }
 
-    private static unsafe void Advise(float[] array)
+    private static unsafe void Advise<T>(T[] array)
+        where T : unmanaged
     {
-        fixed (float* start = array)
+        fixed (T* start = array)
         {
             var first = ((long)start + HugePage - 1) & ~(HugePage - 1);
-            var end = ((long)start + (long)array.Length * sizeof(float)) & ~(HugePage - 1);
+            var end = ((long)start + (long)array.Length * sizeof(T)) & ~(HugePage - 1);
             if (end > first)
             {
                 try

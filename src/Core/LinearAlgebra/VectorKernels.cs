@@ -304,6 +304,16 @@ public static class VectorKernels
 /// <summary>Plain scalar references of <see cref="VectorKernels"/> and <see cref="MatrixKernels"/>.</summary>
 public static class ScalarKernels
 {
+    /// <summary>The bfloat16 nearest to the finite float32 <paramref name="value"/> (ties to even).</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+
+    /// <summary>The float32 of the bfloat16 <paramref name="value"/> (exact).</summary>
+    public static float FromBFloat16(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
+
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var sum = 0f;

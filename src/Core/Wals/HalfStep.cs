@@ -19,7 +19,9 @@ namespace WalsCluster.Core.Wals;
 ///   preconditioner. The rotation Y' = Y Q (and x' = Q^T x) is one dense product per side, run as a
 ///   blocked GEMM, and CG is invariant under it, so unpreconditioned CG gives the same iterates as CG in
 ///   the original basis. The row's factors are gathered once into a contiguous buffer and reused by
-///   every CG step.
+///   every CG step. With <see cref="GatherPrecision.BFloat16"/> the gather reads a bfloat16 copy of the fixed
+///   side (made once per half-step) and widens each row exactly into the float32 buffer: half the bytes of the
+///   random reads, and every later step is the same float32 arithmetic on the rounded rows.
 /// </summary>
 public static class HalfStep
 {
@@ -70,6 +72,7 @@ public static class HalfStep
         var w0 = options.UnobservedWeight;
         var pattern = rows.Pattern;
         var jacobi = options.CgPreconditioner == CgPreconditioner.Jacobi;
+        var fixedHalf = options.GatherPrecision == GatherPrecision.BFloat16 ? BFloat16Kernels.RoundParallel(fixedFactors, options.EffectiveThreads) : null;
         return SolveRows(rows, factors, fixedSideCount, options,
             [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
             {
@@ -77,11 +80,11 @@ public static class HalfStep
                 {
                     // The first pass prefetches within a row only; ask now for the next row's first entries
                     // (and its warm start), which this row's solve then hides.
-                    PrefetchRowStart(pattern, u + 1, fixedFactors, factors, k);
+                    PrefetchRowStart(pattern, u + 1, fixedFactors, fixedHalf, factors, k);
                 }
                 CgRow(
                     pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
-                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats);
+                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf);
                 return true;
             },
             u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.");
@@ -149,11 +152,12 @@ public static class HalfStep
     internal static void CgRow(
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
-        Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats)
+        Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats, ushort[]? fixedHalf = null)
     {
         var k = x.Length;
         var n = columns.Length;
         var gather = n > 0 && (long)n * k <= maxGatherFloats;
+        var half = gather && fixedHalf is not null;
         var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
         var b = ws.B;
         var q = ws.Q;
@@ -173,14 +177,29 @@ public static class HalfStep
         ref var rb = ref MemoryMarshal.GetReference(b);
         ref var rd = ref MemoryMarshal.GetReference(d);
         ref var rx = ref MemoryMarshal.GetReference(x);
+        ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
         var j = 0;
         for (; j <= n - 4; j += 4)
         {
             for (var ahead = j + PrefetchDistance; ahead < Math.Min(n, j + PrefetchDistance + 4); ahead++)
             {
-                VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, columns[ahead] * k), k);
+                if (half)
+                {
+                    BFloat16Kernels.Prefetch(ref Unsafe.Add(ref halfStart, columns[ahead] * k), k);
+                }
+                else
+                {
+                    VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, columns[ahead] * k), k);
+                }
             }
-            if (gather)
+            if (half)
+            {
+                for (var e = j; e < j + 4; e++)
+                {
+                    BFloat16Kernels.Widen(ref Unsafe.Add(ref halfStart, columns[e] * k), ref Unsafe.Add(ref bufferStart, e * k), k);
+                }
+            }
+            else if (gather)
             {
                 for (var e = j; e < j + 4; e++)
                 {
@@ -196,8 +215,12 @@ public static class HalfStep
         }
         for (; j < n; j++)
         {
-            var y = fixedFactors.AsSpan(columns[j] * k, k);
-            var copy = gather ? buffer.Slice(j * k, k) : default;
+            if (half)
+            {
+                BFloat16Kernels.Widen(ref Unsafe.Add(ref halfStart, columns[j] * k), ref Unsafe.Add(ref bufferStart, j * k), k);
+            }
+            var y = half ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
+            var copy = gather && !half ? buffer.Slice(j * k, k) : default;
             var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d, copy);
             observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
         }
@@ -236,14 +259,25 @@ public static class HalfStep
     }
 
     /// <summary>Prefetches the fixed-side rows of the first entries of <paramref name="row"/> and its own factors.</summary>
-    private static void PrefetchRowStart(Sparse.CsrMatrix pattern, int row, float[] fixedFactors, float[] factors, int k)
+    private static void PrefetchRowStart(Sparse.CsrMatrix pattern, int row, float[] fixedFactors, ushort[]? fixedHalf, float[] factors, int k)
     {
         var start = pattern.RowStart[row];
         var end = Math.Min(pattern.RowStart[row + 1], start + PrefetchDistance);
+        if ((long)(pattern.RowStart[row + 1] - start) * k > MaxGatherFloats)
+        {
+            fixedHalf = null; // read in place in float32 (CgRow)
+        }
         ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
         for (var e = start; e < end; e++)
         {
-            VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, pattern.ColumnIndex[e] * k), k);
+            if (fixedHalf is not null)
+            {
+                BFloat16Kernels.Prefetch(ref fixedHalf[pattern.ColumnIndex[e] * k], k);
+            }
+            else
+            {
+                VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, pattern.ColumnIndex[e] * k), k);
+            }
         }
         VectorKernels.Prefetch(ref factors[row * k], k);
     }

@@ -26,6 +26,20 @@ public enum CgPreconditioner
     Jacobi,
 }
 
+/// <summary>The precision in which a CG half-step reads the fixed side's factor rows.</summary>
+public enum GatherPrecision
+{
+    /// <summary>The float32 rows themselves: the solve is exact for the factors as they are.</summary>
+    Float32,
+
+    /// <summary>
+    /// A bfloat16 copy of the fixed side (8 significant bits, relative rounding error at most 2^-8), made once per
+    /// half-step and widened exactly to float32 as each row is gathered: half the bytes of the random row reads, and
+    /// each row is solved exactly against the rounded rows. The arithmetic stays float32.
+    /// </summary>
+    BFloat16,
+}
+
 /// <summary>The per-row solver of the weighted least-squares half-step.</summary>
 public enum WalsSolver
 {
@@ -87,6 +101,12 @@ public sealed record WalsOptions
     /// eigenbasis of G (free there); None is plain CG, step for step the iterates of the implicit library.
     /// </summary>
     public CgPreconditioner CgPreconditioner { get; init; } = CgPreconditioner.Jacobi;
+
+    /// <summary>
+    /// How the CG solver reads the fixed side's rows: float32 (exact) or a bfloat16 copy (faster where the rows come
+    /// from memory rather than the caches; docs/benchmarks.md has the speed and quality measured). Cholesky ignores it.
+    /// </summary>
+    public GatherPrecision GatherPrecision { get; init; } = GatherPrecision.Float32;
 
     /// <summary>Seed of the factor initialisation: factors start uniform in [0, InitScale).</summary>
     public int Seed { get; init; } = 42;

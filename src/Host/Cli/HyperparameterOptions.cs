@@ -21,12 +21,13 @@ internal sealed class HyperparameterOptions
     public Option<string> Solver { get; } = new("--solver") { Description = "cg (conjugate gradient, fast) or cholesky (exact).", DefaultValueFactory = _ => "cg" };
     public Option<int> CgSteps { get; } = new("--cg-steps") { Description = "Conjugate-gradient steps per row and half-step.", DefaultValueFactory = _ => Defaults.CgSteps };
     public Option<string> Preconditioner { get; } = new("--cg-preconditioner") { Description = "jacobi (exact diagonal in the eigenbasis of G) or none (plain CG, as the implicit library).", DefaultValueFactory = _ => "jacobi" };
+    public Option<string> GatherPrecision { get; } = new("--gather-precision") { Description = "How CG reads the fixed side's rows: float32 (exact) or bfloat16 (a rounded copy, half the bytes: faster on large models).", DefaultValueFactory = _ => "float32" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => Defaults.Seed };
     public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads (per node with --cluster); 0 = all cores.", DefaultValueFactory = _ => 0 };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Transform, Alpha, Beta, Epsilon, Exponent, UnobservedWeight, Factors, Regularization, RegularizationExponent, Iterations, Solver, CgSteps, Preconditioner, Seed, Threads })
+        foreach (var option in new Option[] { Transform, Alpha, Beta, Epsilon, Exponent, UnobservedWeight, Factors, Regularization, RegularizationExponent, Iterations, Solver, CgSteps, Preconditioner, GatherPrecision, Seed, Threads })
         {
             command.Options.Add(option);
         }
@@ -52,6 +53,7 @@ internal sealed class HyperparameterOptions
         },
         CgSteps = result.GetValue(CgSteps),
         CgPreconditioner = InputOptions.ParseEnum<CgPreconditioner>(result.GetValue(Preconditioner)!, "cg-preconditioner"),
+        GatherPrecision = InputOptions.ParseEnum<GatherPrecision>(result.GetValue(GatherPrecision)!, "gather-precision"),
         Seed = result.GetValue(Seed),
         Threads = result.GetValue(Threads),
     }.Validate();
