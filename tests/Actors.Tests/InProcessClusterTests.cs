@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using WalsCluster.Core.Data;
+using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Wals;
 using WalsCluster.Messages;
 
@@ -54,12 +55,13 @@ public sealed class InProcessClusterTests
     /// engine's by the basis at most: the scores x_u . y_i must agree, and with Cholesky the factors themselves.
     /// </summary>
     [Theory]
-    [InlineData(WalsSolver.ConjugateGradient)]
-    [InlineData(WalsSolver.Cholesky)]
-    public async Task One_in_process_node_hands_rows_over_by_reference_and_trains_the_engines_model(WalsSolver solver)
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32)]
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.BFloat16)]
+    [InlineData(WalsSolver.Cholesky, GatherPrecision.Float32)]
+    public async Task One_in_process_node_hands_rows_over_by_reference_and_trains_the_engines_model(WalsSolver solver, GatherPrecision precision)
     {
         var table = RandomTables.Create(seed: 5, rows: 900, users: 150, items: 240, maxValue: 10);
-        var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1 }.Validate();
+        var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1, GatherPrecision = precision }.Validate();
         var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
         var port = WalsSystem.FreeLoopbackPort();
         var seeds = new[] { $"127.0.0.1:{port}" };
@@ -72,8 +74,11 @@ public sealed class InProcessClusterTests
             await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30));
             Assert.Equal((2, 3), (client.Settings.UserShards, client.Settings.ItemShards));
             var before = LocalShards.RowsHandedOver;
+            var copiesBefore = BFloat16Kernels.CopiesMade;
             var trained = await client.TrainAsync(table, options);
             Assert.True(LocalShards.RowsHandedOver > before);
+            // The shards solved against bfloat16 copies exactly when the run asked for them (each of the 5 shards solves once per iteration).
+            Assert.Equal(precision == GatherPrecision.BFloat16 ? 5 * options.Iterations : 0, BFloat16Kernels.CopiesMade - copiesBefore);
             var k = options.Factors;
             double worst = 0, largest = 0;
             for (var u = 0; u < table.Users.Count; u++)
@@ -87,7 +92,12 @@ public sealed class InProcessClusterTests
                 }
             }
             Assert.True(largest > 0.1, $"the scores are too small to compare ({largest})");
-            Assert.True(worst <= 1e-4 * largest, $"largest score difference {worst}, largest score {largest}");
+            // With bfloat16 the rounding is not invariant under the basis, and the shards' rows reach it by another path
+            // (rotated per shard, Gram summed from the shards' parts): measured on this problem, the cluster's scores
+            // differ from the engine's about as much as the engine's bfloat16 scores from its float32 ones (largest
+            // 2.8e-3 of 0.96), so they are compared at the bfloat16 precision (2^-8) instead of 1e-4.
+            var tolerance = precision == GatherPrecision.BFloat16 ? 1e-2 : 1e-4;
+            Assert.True(worst <= tolerance * largest, $"largest score difference {worst}, largest score {largest}");
             if (solver == WalsSolver.Cholesky)
             {
                 Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);

@@ -45,6 +45,11 @@ public static class BFloat16Kernels
 
     private static readonly ConditionalWeakTable<float[], ushort[]> Copies = new();
 
+    private static long _copiesMade;
+
+    /// <summary>How many fixed-side copies <see cref="RoundParallel"/> has made in this process (one per half-step).</summary>
+    public static long CopiesMade => Interlocked.Read(ref _copiesMade);
+
     /// <summary>
     /// Rounds <paramref name="src"/> in parallel into its bfloat16 copy (the fixed side of one half-step). The copy's
     /// array is kept with <paramref name="src"/> and reused by later calls, so a training run allocates it once per side.
@@ -56,6 +61,7 @@ public static class BFloat16Kernels
             dst = FactorArrays.Allocate<ushort>(src.Length);
             Copies.AddOrUpdate(src, dst);
         }
+        Interlocked.Increment(ref _copiesMade);
         const int block = 1 << 16;
         var blocks = (src.Length + block - 1) / block;
         Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, b =>
