@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Training speed on the shared data sets, 2 threads, CG 3 steps: the figures of docs/benchmarks.md.
 # Usage: bash bench/training-speed.sh [ITERATIONS]   (needs ../shared/datasets; prints each run's per-iteration lines)
+# The synthetic k 256 line runs twice per gather precision, alternating (this machine kind's timings drift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-5}
@@ -10,5 +11,11 @@ D=../shared/datasets
 # implicit's settings for each data set: confidence log1p(count) (beta 0, alpha 1), regularization 0.05, CG 3 steps.
 run --input $D/splits/lastfm-implicit-80-20-seed42/train.csv --factors 64 --iterations 15
 run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform binary --factors 64 --iterations "$iterations"
-run --input $D/synthetic-9.6m/interactions.csv.gz --factors 64 --iterations "$iterations" --phases
-run --input $D/synthetic-9.6m/interactions.csv.gz --factors 256 --iterations "$iterations" --phases
+# float32 and bfloat16 gathers (--gather-precision) side by side, so that their ratio comes from one sitting.
+run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform binary --factors 64 --iterations "$iterations" --gather-precision bfloat16
+for g in float32 bfloat16; do
+  run --input $D/synthetic-9.6m/interactions.csv.gz --factors 64 --iterations "$iterations" --phases --gather-precision $g
+done
+for g in float32 bfloat16 float32 bfloat16; do
+  run --input $D/synthetic-9.6m/interactions.csv.gz --factors 256 --iterations "$iterations" --phases --gather-precision $g
+done
