@@ -99,15 +99,5 @@ public static class BFloat16Kernels
 
     /// <summary>Asks the cache for the bfloat16 row of k values at <paramref name="row"/> (a hint).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Prefetch(ref ushort row, int k)
-    {
-        if (Sse.IsSupported)
-        {
-            var p = (byte*)Unsafe.AsPointer(ref row);
-            for (var offset = 0; offset < k * sizeof(ushort); offset += 64)
-            {
-                Sse.Prefetch0(p + offset);
-            }
-        }
-    }
+    public static void Prefetch(ref ushort row, int k) => VectorKernels.PrefetchBytes(ref Unsafe.As<ushort, byte>(ref row), k * sizeof(ushort));
 }

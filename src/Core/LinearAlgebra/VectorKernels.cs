@@ -273,12 +273,16 @@ public static class VectorKernels
 
     /// <summary>Asks the cache for the row of k floats at <paramref name="row"/> (a hint; no effect without SSE).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Prefetch(ref float row, int k)
+    public static void Prefetch(ref float row, int k) => PrefetchBytes(ref Unsafe.As<float, byte>(ref row), k * sizeof(float));
+
+    /// <summary>Asks the L1 cache for every 64-byte line of <paramref name="bytes"/> bytes from <paramref name="start"/> (a hint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void PrefetchBytes(ref byte start, int bytes)
     {
         if (Sse.IsSupported)
         {
-            var p = (byte*)Unsafe.AsPointer(ref row);
-            for (var offset = 0; offset < k * sizeof(float); offset += 64)
+            var p = (byte*)Unsafe.AsPointer(ref start);
+            for (var offset = 0; offset < bytes; offset += 64)
             {
                 Sse.Prefetch0(p + offset);
             }
