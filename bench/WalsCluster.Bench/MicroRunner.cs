@@ -32,7 +32,8 @@ internal static class MicroRunner
         return 0;
     }
 
-    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16]: row solves of ENTRIES entries against FIXED_ROWS rows.</summary>
+    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
+    /// (rows-only: stop after the direct row solves, for perf stat).</summary>
     public static int Run(string[] args)
     {
         var k = args.Length > 0 ? int.Parse(args[0]) : 64;
@@ -78,6 +79,10 @@ internal static class MicroRunner
                 HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws, HalfStep.MaxGatherFloats, half);
             }
             Console.WriteLine($"direct CgRow ({steps} steps): {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row, {watch.Elapsed.TotalSeconds * 1e9 / m.NonZeros:F1} ns per entry");
+        }
+        if (args.Length > 5 && args[5] == "rows-only")
+        {
+            return 0;
         }
         var a = new float[k];
         var b = new float[k];
