@@ -330,12 +330,7 @@ public sealed partial class FactorShard : ReceiveActor
             var localTarget = LocalShards.Find(Context.System, publish.Solving, t);
             if (localTarget is not null)
             {
-                var globals = new int[local.Length];
-                for (var j = 0; j < local.Length; j++)
-                {
-                    globals[j] = _block.RowGlobals[local[j]];
-                }
-                localTarget.Tell(new LocalFactorRows(publish.Run, publish.Iteration, publish.Solving, t, _shard, globals, local, factors), Self);
+                localTarget.Tell(new LocalFactorRows(publish.Run, publish.Iteration, publish.Solving, t, _shard, GlobalsOf(local), local, factors), Self);
                 LocalShards.CountHandedOver(local.Length);
             }
             var parts = (local.Length + rowsPerPart - 1) / rowsPerPart;
@@ -359,15 +354,23 @@ public sealed partial class FactorShard : ReceiveActor
     private FactorBlock Block(PublishFactors publish, int target, int part, int parts, int start, ReadOnlySpan<int> localRows, float[] factors)
     {
         var k = _block!.K;
-        var globals = GC.AllocateUninitializedArray<int>(localRows.Length);
         var values = BlockBuffers.Rent(localRows.Length * k);
         for (var j = 0; j < localRows.Length; j++)
         {
-            var r = localRows[j];
-            globals[j] = _block.RowGlobals[r];
-            factors.AsSpan(r * k, k).CopyTo(values.AsSpan(j * k, k));
+            factors.AsSpan(localRows[j] * k, k).CopyTo(values.AsSpan(j * k, k));
         }
-        return new FactorBlock(publish.Run, publish.Iteration, publish.Solving, target, _shard, part, parts, start, globals, values);
+        return new FactorBlock(publish.Run, publish.Iteration, publish.Solving, target, _shard, part, parts, start, GlobalsOf(localRows), values);
+    }
+
+    /// <summary>The global indices of local rows <paramref name="localRows"/>.</summary>
+    private int[] GlobalsOf(ReadOnlySpan<int> localRows)
+    {
+        var globals = GC.AllocateUninitializedArray<int>(localRows.Length);
+        for (var j = 0; j < localRows.Length; j++)
+        {
+            globals[j] = _block!.RowGlobals[localRows[j]];
+        }
+        return globals;
     }
 
     private void HandleGetFactors(GetShardFactors get)

@@ -64,7 +64,7 @@ public static class BFloat16Kernels
         Interlocked.Increment(ref _copiesMade);
         const int block = 1 << 16;
         var blocks = (src.Length + block - 1) / block;
-        Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, b =>
+        Parallel.For(0, blocks, Parallelism.Options(threads), b =>
         {
             var start = b * block;
             var length = Math.Min(block, src.Length - start);

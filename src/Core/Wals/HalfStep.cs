@@ -156,7 +156,7 @@ public static class HalfStep
     {
         var k = x.Length;
         var n = columns.Length;
-        var gather = n > 0 && (long)n * k <= maxGatherFloats;
+        var gather = n > 0 && Gathers(n, k, maxGatherFloats);
         var half = gather && fixedHalf is not null;
         var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
         var b = ws.B;
@@ -183,14 +183,7 @@ public static class HalfStep
         {
             for (var ahead = j + PrefetchDistance; ahead < Math.Min(n, j + PrefetchDistance + 4); ahead++)
             {
-                if (half)
-                {
-                    BFloat16Kernels.Prefetch(ref Unsafe.Add(ref halfStart, columns[ahead] * k), k);
-                }
-                else
-                {
-                    VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, columns[ahead] * k), k);
-                }
+                PrefetchFixedRow(ref fixedStart, ref halfStart, half, columns[ahead], k);
             }
             if (half)
             {
@@ -263,23 +256,32 @@ public static class HalfStep
     {
         var start = pattern.RowStart[row];
         var end = Math.Min(pattern.RowStart[row + 1], start + PrefetchDistance);
-        if ((long)(pattern.RowStart[row + 1] - start) * k > MaxGatherFloats)
-        {
-            fixedHalf = null; // read in place in float32 (CgRow)
-        }
+        // A row too long to gather reads the float32 rows in place (CgRow), whatever the precision.
+        var half = fixedHalf is not null && Gathers(pattern.RowStart[row + 1] - start, k, MaxGatherFloats);
         ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
+        ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
         for (var e = start; e < end; e++)
         {
-            if (fixedHalf is not null)
-            {
-                BFloat16Kernels.Prefetch(ref fixedHalf[pattern.ColumnIndex[e] * k], k);
-            }
-            else
-            {
-                VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, pattern.ColumnIndex[e] * k), k);
-            }
+            PrefetchFixedRow(ref fixedStart, ref halfStart, half, pattern.ColumnIndex[e], k);
         }
         VectorKernels.Prefetch(ref factors[row * k], k);
+    }
+
+    /// <summary>Whether a row of <paramref name="entries"/> entries has its fixed-side factors gathered into a buffer.</summary>
+    private static bool Gathers(int entries, int k, int maxGatherFloats) => (long)entries * k <= maxGatherFloats;
+
+    /// <summary>Prefetches fixed-side row <paramref name="column"/>: its bfloat16 copy when <paramref name="half"/>, else the float32 row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchFixedRow(ref float fixedStart, ref ushort halfStart, bool half, int column, int k)
+    {
+        if (half)
+        {
+            BFloat16Kernels.Prefetch(ref Unsafe.Add(ref halfStart, column * k), k);
+        }
+        else
+        {
+            VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, column * k), k);
+        }
     }
 
     /// <summary>ap += sum_j cw_j (y'_j . p) y'_j over the row's entries, four at a time, one read of each row.</summary>
