@@ -33,9 +33,17 @@ public sealed record EmbeddingSettings
     [JsonPropertyName("max_length")]
     public int MaxLength { get; init; } = 128;
 
-    /// <summary>Length of the vectors.</summary>
+    /// <summary>Length of the vectors (the encoder's, plus the metadata features when there are any).</summary>
     [JsonPropertyName("dimension")]
     public int Dimension { get; init; }
+
+    /// <summary>Structured features appended after the encoder's values (<c>wals embed --metadata-features</c>); null: none.</summary>
+    [JsonPropertyName("metadata")]
+    public MetadataFeatures? Metadata { get; init; }
+
+    /// <summary>Values per vector that come from the encoder.</summary>
+    [JsonIgnore]
+    public int TextDimension => Dimension - (Metadata?.Count ?? 0);
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
@@ -66,10 +74,11 @@ public sealed record EmbeddingSettings
         },
     };
 
-    /// <summary>Whether vectors made with <paramref name="other"/> are comparable with these (model name aside, which may be a moved folder).</summary>
+    /// <summary>Whether texts encoded with <paramref name="other"/> are comparable with these (model name aside, which may be
+    /// a moved folder; metadata features aside, which an encoder does not make).</summary>
     public bool SameEncoding(EmbeddingSettings other) =>
         Pooling == other.Pooling && LayerCount == other.LayerCount && Normalize == other.Normalize && MaxLength == other.MaxLength
-        && Dimension == other.Dimension
+        && TextDimension == other.TextDimension
         && (LayerWeights ?? []).SequenceEqual(other.LayerWeights ?? []);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -82,6 +91,11 @@ public sealed record EmbeddingSettings
             var settings = JsonSerializer.Deserialize<EmbeddingSettings>(json, Json)
                 ?? throw new InvalidDataException($"{where}: the embedding settings are null.");
             PoolingOptions.ParseMode(settings.Pooling);
+            settings.Metadata?.Validate(where);
+            if (settings.Metadata is not null && settings.TextDimension < 1)
+            {
+                throw new InvalidDataException($"{where}: dimension {settings.Dimension} leaves no room for the encoder's values beside {settings.Metadata?.Count} metadata features.");
+            }
             return settings;
         }
         catch (Exception e) when (e is JsonException or FormatException)
@@ -91,5 +105,6 @@ public sealed record EmbeddingSettings
     }
 
     public override string ToString() =>
-        $"{Model}, pooling {Pooling}{(Pooling == "layers" ? $" (top {LayerCount})" : "")}, max length {MaxLength}, dimension {Dimension}{(Normalize ? ", L2-normalised" : "")}";
+        $"{Model}, pooling {Pooling}{(Pooling == "layers" ? $" (top {LayerCount})" : "")}, max length {MaxLength}, dimension {TextDimension}{(Normalize ? ", L2-normalised" : "")}" +
+        (Metadata is null ? "" : $", + {Metadata.Count} metadata features");
 }

@@ -24,9 +24,11 @@ internal static class EmbedCommand
             var asJson = result.GetValue(json);
             var request = encoder.Read(result);
             var source = result.GetValue(items)!;
+            EmbeddingRunner.CheckMetadataSource(source, request);
             var records = ItemTextFile.Read(source);
             Output.Note(asJson, $"read {records.Count:N0} item texts from {source}");
-            var (embeddings, seconds) = EmbeddingRunner.Embed(records, request, asJson);
+            var (text, seconds) = EmbeddingRunner.Embed(records, request, asJson);
+            var embeddings = EmbeddingRunner.WithMetadata(text, source, request, asJson);
             var path = result.GetValue(output)!;
             EmbeddingFile.Write(embeddings, path);
             if (asJson)
@@ -40,6 +42,7 @@ internal static class EmbedCommand
                     ["model"] = embeddings.Settings.Model,
                     ["pooling"] = embeddings.Settings.Pooling,
                     ["max_length"] = embeddings.Settings.MaxLength,
+                    ["metadata_features"] = embeddings.Settings.Metadata?.Count ?? 0,
                     ["out"] = Path.GetFullPath(path),
                 });
             }

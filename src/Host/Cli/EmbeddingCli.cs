@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Spectre.Console;
+using WalsCluster.Core.Data;
 using WalsCluster.Embedding;
 using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Embedding.Models;
@@ -22,6 +23,11 @@ internal sealed class EmbeddingOptions
         Pooling = new Option<string>($"--{prefix}pooling") { Description = "layers (masked mean of the mean of the top --layers hidden states), cls, mean (last layer) or pooler.", DefaultValueFactory = _ => "layers" };
         Layers = new Option<int>($"--{prefix}layers") { Description = "N, the hidden states mixed by 'layers' pooling.", DefaultValueFactory = _ => 4 };
         Threads = new Option<int>($"--{prefix}threads") { Description = "ONNX Runtime intra-op threads; 0 = one per core.", DefaultValueFactory = _ => 0 };
+        Metadata = new Option<bool>($"--{prefix}metadata-features")
+        {
+            Description = "Append structured features to each item's vector: one indicator per genre, one per decade of the title's (YYYY), " +
+                "and log(1 + tags). Needs a movielens:DIR source; a text query gets zeros there.",
+        };
     }
 
     public Option<string> Model { get; }
@@ -31,10 +37,11 @@ internal sealed class EmbeddingOptions
     public Option<string> Pooling { get; }
     public Option<int> Layers { get; }
     public Option<int> Threads { get; }
+    public Option<bool> Metadata { get; }
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads })
+        foreach (var option in new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads, Metadata })
         {
             command.Options.Add(option);
         }
@@ -42,7 +49,7 @@ internal sealed class EmbeddingOptions
 
     /// <summary>The options given on the command line (not defaulted), by name.</summary>
     public IReadOnlyList<string> Given(ParseResult result) =>
-        new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads, Metadata }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
 
     public EncoderRequest Read(ParseResult result)
     {
@@ -82,12 +89,12 @@ internal sealed class EmbeddingOptions
             IntraOpThreads = threads,
             MaxLength = maxLength,
             Pooling = new PoolingOptions { Mode = mode, LayerCount = layers },
-        });
+        }, result.GetValue(Metadata));
     }
 }
 
-/// <summary>Which encoder to run and how.</summary>
-internal sealed record EncoderRequest(string Model, int BatchSize, EncoderOptions Options);
+/// <summary>Which encoder to run and how; <paramref name="MetadataFeatures"/>: append <see cref="WalsCluster.Embedding.ColdStart.MetadataFeatures"/>.</summary>
+internal sealed record EncoderRequest(string Model, int BatchSize, EncoderOptions Options, bool MetadataFeatures = false);
 
 /// <summary>Runs encoders for the CLI: creation with the fallback warning, progress with texts/s.</summary>
 internal static class EmbeddingRunner
@@ -170,13 +177,46 @@ internal static class EmbeddingRunner
         if (EmbeddingFile.IsEmbeddingFile(source))
         {
             var embeddings = EmbeddingFile.Read(source);
+            if (request.MetadataFeatures && embeddings.Settings.Metadata is null)
+            {
+                throw new ArgumentException($"The embeddings file {source} has no metadata features; make it with 'wals embed --metadata-features', or embed movielens:DIR here.");
+            }
             Output.Note(json, $"read {embeddings.Count:N0} item vectors from {source} ({embeddings.Settings}); the embedding options are not used");
             return embeddings;
         }
+        CheckMetadataSource(source, request);
         var records = ItemTextFile.Read(source);
         var kept = keep is null ? records : records.Where(r => keep(r.Id)).ToList();
         Output.Note(json, $"read {records.Count:N0} item texts from {source}" + (kept.Count == records.Count ? "" : $"; embedding the {kept.Count:N0} needed"));
-        return Embed(kept, request, json).Embeddings;
+        return WithMetadata(Embed(kept, request, json).Embeddings, source, request, json);
+    }
+
+    /// <summary>Refuses, before anything is embedded, a request for metadata features from a source that has none.</summary>
+    public static void CheckMetadataSource(string source, EncoderRequest request)
+    {
+        if (request.MetadataFeatures && !source.StartsWith(ItemTextFile.MovieLensPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Metadata features need a {ItemTextFile.MovieLensPrefix}DIR item source (genres, the title's year and tags); '{source}' has ids and texts only.");
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="embeddings"/> with the metadata features of <paramref name="source"/> appended when the request asks
+    /// for them (<c>movielens:DIR</c> only: the other sources have an id and a text, no fields), else as they are.
+    /// </summary>
+    public static ItemEmbeddings WithMetadata(ItemEmbeddings embeddings, string source, EncoderRequest request, bool json)
+    {
+        if (!request.MetadataFeatures)
+        {
+            return embeddings;
+        }
+        CheckMetadataSource(source, request);
+        var directory = source[ItemTextFile.MovieLensPrefix.Length..];
+        var tags = Path.Combine(directory, "tags.csv");
+        var items = ItemTexts.ReadMovieLens(Path.Combine(directory, "movies.csv"), File.Exists(tags) ? tags : null);
+        var features = MetadataFeatures.Of(items.Values);
+        Output.Note(json, $"metadata features: {features.Genres.Count} genres, {features.Decades} decades from the {features.FirstDecade}s, log(1 + tags): {features.Count} values appended to each vector");
+        return features.AppendTo(embeddings, items);
     }
 
     private sealed class Progress(Action<int> action) : IProgress<int>

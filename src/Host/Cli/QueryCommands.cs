@@ -93,7 +93,7 @@ internal static class QueryCommands
                 {
                     throw new ArgumentException($"The encoder gives {now} but the projection was fitted on {settings}.");
                 }
-                var queryVector = section.Projection.Apply(encoder.Embed([query])[0]);
+                var queryVector = section.Projection.Apply(MetadataFeatures.PadQuery(encoder.Embed([query])[0], settings));
                 var found = new FactorRanker(saved.Model).Recommend(queryVector, CheckK(result.GetValue(k)));
                 Print(asJson, "text", query, found, saved.Model);
                 return 0;
