@@ -32,14 +32,9 @@ internal static class MicroRunner
         return 0;
     }
 
-    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
-    /// (rows-only: stop after the direct row solves, for perf stat).</summary>
-    public static int Run(string[] args)
+    /// <summary>rows x items interactions, <paramref name="n"/> per row at seeded random columns, values 1..19.</summary>
+    internal static CsrMatrix RandomRows(int rows, int n, int items)
     {
-        var k = args.Length > 0 ? int.Parse(args[0]) : 64;
-        var n = args.Length > 1 ? int.Parse(args[1]) : 20;
-        const int rows = 20000;
-        var items = args.Length > 2 ? int.Parse(args[2]) : 50000;
         var random = new Random(1);
         var r = new int[rows * n];
         var c = new int[rows * n];
@@ -53,7 +48,18 @@ internal static class MicroRunner
                 v[u * n + j] = random.Next(1, 20);
             }
         }
-        var m = CsrMatrix.FromCoordinates(rows, items, r, c, v);
+        return CsrMatrix.FromCoordinates(rows, items, r, c, v);
+    }
+
+    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
+    /// (rows-only: stop after the direct row solves, for perf stat).</summary>
+    public static int Run(string[] args)
+    {
+        var k = args.Length > 0 ? int.Parse(args[0]) : 64;
+        var n = args.Length > 1 ? int.Parse(args[1]) : 20;
+        const int rows = 20000;
+        var items = args.Length > 2 ? int.Parse(args[2]) : 50000;
+        var m = RandomRows(rows, n, items);
         var o = new WalsOptions { Factors = k, Threads = 1 };
         var w = WeightedInteractions.Build(m, o);
         var y = WalsTrainer.InitialFactors(items, k, 1, 0.1f);

@@ -14,6 +14,10 @@ internal static class Program
         {
             return MicroRunner.Dense(args[1..]);
         }
+        if (args.Length > 0 && args[0] == "woodbury")
+        {
+            return WoodburyProbe.Run(args[1..]);
+        }
         if (args.Length > 0 && args[0] == "micro")
         {
             return MicroRunner.Run(args[1..]);
