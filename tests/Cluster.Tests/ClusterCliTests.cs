@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 
 namespace WalsCluster.Cluster.Tests;
@@ -58,34 +57,7 @@ public sealed partial class ThreeProcessClusterTests
         }
     }
 
-    /// <summary>Runs <c>dotnet wals.dll ARGS</c> (at most 3 minutes); returns its standard output, failing on a non-zero exit.</summary>
-    private async Task<string> Wals(string arguments)
-    {
-        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(AppContext.BaseDirectory, "wals.dll")}\" {arguments}")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"wals {arguments} did not finish in 3 minutes.");
-        }
-        var text = await stdout;
-        Output.WriteLine($"$ wals {arguments}\n{await stderr}");
-        Assert.True(process.ExitCode == 0, $"wals {arguments} exited with {process.ExitCode}:\n{text}\n{await stderr}");
-        return text;
-    }
+    private Task<string> Wals(string arguments) => WalsProcess.RunAsync(arguments, Output.WriteLine);
 
-    private static JsonObject Json(string stdout) =>
-        JsonNode.Parse(stdout.Trim().Split('\n')[^1])!.AsObject();
+    private static JsonObject Json(string stdout) => WalsProcess.LastJson(stdout);
 }
