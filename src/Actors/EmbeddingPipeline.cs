@@ -14,13 +14,15 @@ namespace WalsCluster.Actors;
 /// <param name="Text">The text to embed.</param>
 /// <param name="Global">The item's index in the run's interactions, or for an item without interactions the item count plus
 /// its rank among those in the source (the order <c>ProjectionTraining.Attach</c> appends them to a model).</param>
-public sealed record ItemTextItem(string Id, string Text, int Global);
+/// <param name="Features">Values appended after the encoder's (metadata features), or null.</param>
+public sealed record ItemTextItem(string Id, string Text, int Global, float[]? Features = null);
 
 /// <summary>An item with its vector, before it is batched for its item shard.</summary>
 public sealed record EmbeddedItem(string Id, int Global, float[] Vector);
 
 /// <summary>What the pipeline shipped: embeddings per item shard (for <see cref="ProjectionRequest.ItemShardEmbeddings"/>),
-/// how many of the items have no interactions, the pool requests and their busy answers, the shard batches.</summary>
+/// how many of the items have no interactions, the encoder's dimension (without appended features), the pool requests and
+/// their busy answers, the shard batches.</summary>
 public sealed record EmbeddingPipelineSummary(int Texts, int[] ShardItems, int ItemsWithoutInteractions, int Dimension, int Requests, int BusyAnswers, int Batches, double Seconds);
 
 /// <summary>
@@ -35,15 +37,16 @@ public sealed record EmbeddingPipelineSummary(int Texts, int[] ShardItems, int I
 public static class EmbeddingPipeline
 {
     /// <summary>Global indices for <paramref name="records"/> (pure): known items keep theirs, the others get
-    /// <paramref name="items"/>.Count + their rank among the unknown ones, in source order.</summary>
-    public static IReadOnlyList<ItemTextItem> Assign(IReadOnlyList<ItemTextRecord> records, IdMap items)
+    /// <paramref name="items"/>.Count + their rank among the unknown ones, in source order. <paramref name="features"/>
+    /// gives each id the values to append after its vector (null: none).</summary>
+    public static IReadOnlyList<ItemTextItem> Assign(IReadOnlyList<ItemTextRecord> records, IdMap items, Func<string, float[]>? features = null)
     {
         var result = new List<ItemTextItem>(records.Count);
         var next = items.Count;
         foreach (var r in records)
         {
             var known = items.IndexOf(r.Id);
-            result.Add(new ItemTextItem(r.Id, r.Text, known >= 0 ? known : next++));
+            result.Add(new ItemTextItem(r.Id, r.Text, known >= 0 ? known : next++, features?.Invoke(r.Id)));
         }
         return result;
     }
@@ -158,7 +161,12 @@ public static class EmbeddingPipeline
             {
                 throw new InvalidOperationException($"Item '{done.Ids[j]}' got a vector of dimension {d}, earlier items {first}: every embedder of the cluster must use the same encoder.");
             }
-            result[j] = new EmbeddedItem(done.Ids[j], chunk[j].Global, done.Vectors[j]);
+            var vector = done.Vectors[j];
+            if (chunk[j].Features is { Length: > 0 } features)
+            {
+                vector = [.. vector, .. features];
+            }
+            result[j] = new EmbeddedItem(done.Ids[j], chunk[j].Global, vector);
         }
         return result;
     }

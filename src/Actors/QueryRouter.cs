@@ -160,9 +160,15 @@ public sealed class QueryRouter : ReceiveActor
             return new Recommendations(q.Text, [], [], why);
         }
         var e = (float[])embedded;
-        if (e.Length != projection.D)
+        if (e.Length + fitted.MetadataFeatures != projection.D)
         {
-            return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {projection.D}: the embedders' encoder changed since the fit.");
+            return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {projection.D - fitted.MetadataFeatures}" +
+                (fitted.MetadataFeatures > 0 ? $" (beside {fitted.MetadataFeatures} metadata features)" : "") + ": the embedders' encoder changed since the fit.");
+        }
+        if (fitted.MetadataFeatures > 0)
+        {
+            // A free text has no genres, year or tags: zeros for the metadata features, as MetadataFeatures.PadQuery.
+            Array.Resize(ref e, projection.D);
         }
         return await FanOutAsync(Region, q.Text, projection.Apply(e), q.K, cosine: false, []);
     }

@@ -50,6 +50,7 @@ public sealed partial class TrainingCoordinator
             : request.Weighting > 2 ? $"Projection weighting {request.Weighting} is unknown (0 none, 1 log-count, 2 count)."
             : request.ItemShardEmbeddings.Length != _settings.ItemShards ? $"The embeddings were sent to {request.ItemShardEmbeddings.Length} item shards; this cluster has {_settings.ItemShards} (wals.cluster.item-shards)."
             : request.ItemShardEmbeddings.Sum() == 0 ? $"Run '{run}' has no item embeddings."
+            : request.MetadataFeatures < 0 ? $"The projection request counts {request.MetadataFeatures} metadata features."
             : null;
         if (why is not null)
         {
@@ -163,7 +164,7 @@ public sealed partial class TrainingCoordinator
             FailProjection(f, computed.Failure ?? "The projection fit failed.");
             return;
         }
-        f.Fitted = computed.Fitted;
+        f.Fitted = computed.Fitted with { MetadataFeatures = f.Request.MetadataFeatures };
         f.Phase = FitPhase.Applying;
         _log.Info("coordinator run [{0}] projection: mu [{1:G4}], validation MSE [{2:G4}] (mean |y|^2 [{3:G4}]) on [{4}] held-out of [{5}] warm items",
             f.Run, f.Fitted.Mu, f.Fitted.ValidationMse, f.Fitted.ValidationMeanSquare, f.Fitted.ValidationItems, f.Fitted.TrainItems + f.Fitted.ValidationItems);

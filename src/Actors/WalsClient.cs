@@ -22,9 +22,19 @@ public sealed record ClusterTrainingResult(string Run, TrainingCompleted Complet
 }
 
 /// <summary>Item texts for a cluster run: the records (<see cref="ItemTextFile.Read"/>), the share of warm items held out
-/// to choose mu, and the weighting of warm items in the least squares.</summary>
+/// to choose mu, the weighting of warm items in the least squares, and optionally metadata features
+/// (<see cref="MetadataFeatures"/>, with the items' fields by id) that the client appends to each item's vector.</summary>
 public sealed record ItemTextInput(IReadOnlyList<ItemTextRecord> Records, double ValidationFraction = ProjectionTraining.DefaultValidationFraction,
-    ProjectionWeighting Weighting = ProjectionWeighting.None);
+    ProjectionWeighting Weighting = ProjectionWeighting.None, MetadataFeatures? Metadata = null, IReadOnlyDictionary<string, ItemText>? Fields = null)
+{
+    /// <summary>The metadata features of item <paramref name="id"/> (zeros when it has no fields).</summary>
+    public float[] FeaturesOf(string id)
+    {
+        var features = new float[Metadata!.Count];
+        Metadata.Write(Fields?.GetValueOrDefault(id), features);
+        return features;
+    }
+}
 
 /// <summary>
 /// What the embedding pipeline and the coordinator's fit produced: the pipeline's summary, the encoder's settings (as the
@@ -123,14 +133,19 @@ public sealed class WalsClient : IAsyncDisposable
         if (itemText is not null)
         {
             encoder = await EncoderSettingsAsync(cancellationToken);
-            var items = EmbeddingPipeline.Assign(itemText.Records, table.Items);
+            var items = EmbeddingPipeline.Assign(itemText.Records, table.Items, itemText.Metadata is null ? null : itemText.FeaturesOf);
             pipeline = await EmbeddingPipeline.RunAsync(System, Actors.Embedding, Actors.ShardRegion, items, run, Settings.ItemShards, table.Items.Count, Pipeline, Settings, cancellationToken);
             embedded?.Invoke(pipeline);
             if (pipeline.Dimension != encoder.Dimension)
             {
                 throw new InvalidOperationException($"The embedders report {encoder.Dimension}-dimensional vectors ({encoder}) but sent {pipeline.Dimension}.");
             }
-            request = new ProjectionRequest(itemText.ValidationFraction, (byte)itemText.Weighting, pipeline.ShardItems);
+            request = new ProjectionRequest(itemText.ValidationFraction, (byte)itemText.Weighting, pipeline.ShardItems, itemText.Metadata?.Count ?? 0);
+            if (itemText.Metadata is { } metadata)
+            {
+                // The model file's projection section: the vectors the projection takes are the encoder's plus the features.
+                encoder = encoder with { Dimension = encoder.Dimension + metadata.Count, Metadata = metadata };
+            }
         }
         var channel = Channel.CreateUnbounded<object>();
         var listener = System.ActorOf(Props.Create(() => new Listener(channel.Writer)));

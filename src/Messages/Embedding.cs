@@ -44,9 +44,11 @@ public sealed record ItemEmbeddingsAccepted(string Run, int Shard, int Sequence,
 /// How the coordinator fits the text-to-factor projection of a run: <paramref name="ValidationFraction"/> of the warm
 /// items (text and training interactions) are held out by a stable hash of their id to choose mu;
 /// <paramref name="Weighting"/> 0 counts every warm item once, 1 counts item i 1 + floor(log2 n_i) times, 2 counts it n_i times;
-/// <paramref name="ItemShardEmbeddings"/>[t] is the number of embeddings item shard t must hold (as the pipeline sent them).
+/// <paramref name="ItemShardEmbeddings"/>[t] is the number of embeddings item shard t must hold (as the pipeline sent them);
+/// the last <paramref name="MetadataFeatures"/> values of each embedding are structured item features appended by the
+/// client (<c>MetadataFeatures</c>), not the encoder's: a text query gets zeros there.
 /// </summary>
-public sealed record ProjectionRequest(double ValidationFraction, byte Weighting, int[] ItemShardEmbeddings);
+public sealed record ProjectionRequest(double ValidationFraction, byte Weighting, int[] ItemShardEmbeddings, int MetadataFeatures = 0);
 
 /// <summary>Asks the coordinator to fit the projection of completed run <paramref name="Run"/> from its item shards'
 /// embeddings (again, or for a run started without one). Replied with <see cref="ProjectionFitted"/> or <see cref="ProjectionFailed"/>.</summary>
@@ -77,11 +79,11 @@ public sealed record ProjectionApplied(string Run, int Shard, int ColdItems, str
 /// among <paramref name="MuCandidates"/> by the validation MSE <paramref name="ValidationErrors"/> (per item, summed over
 /// the k factors), <paramref name="ValidationMse"/> at the chosen mu beside <paramref name="ValidationMeanSquare"/>
 /// (mean |y|^2, the error of predicting 0), the item counts, the cold items that got factors, and the projection refitted
-/// on all warm items (<c>RidgeProjection.ToBytes</c>).
+/// on all warm items (<c>RidgeProjection.ToBytes</c>); <paramref name="MetadataFeatures"/> as in the run's <see cref="ProjectionRequest"/>.
 /// </summary>
 public sealed record ProjectionFitted(
     string Run, double Mu, double ValidationMse, double ValidationMeanSquare, int TrainItems, int ValidationItems, int ColdItems,
-    double[] MuCandidates, double[] ValidationErrors, byte[] Projection, double Seconds) : IWalsMessage;
+    double[] MuCandidates, double[] ValidationErrors, byte[] Projection, double Seconds, int MetadataFeatures = 0) : IWalsMessage;
 
 /// <summary>The projection of run <paramref name="Run"/> could not be fitted, and why.</summary>
 public sealed record ProjectionFailed(string Run, string Reason) : IWalsMessage;

@@ -309,7 +309,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
                 break;
             case ProjectionFitted m:
                 w.String(m.Run); w.Double(m.Mu); w.Double(m.ValidationMse); w.Double(m.ValidationMeanSquare); w.Int(m.TrainItems); w.Int(m.ValidationItems);
-                w.Int(m.ColdItems); w.Doubles(m.MuCandidates); w.Doubles(m.ValidationErrors); w.Bytes(m.Projection); w.Double(m.Seconds);
+                w.Int(m.ColdItems); w.Doubles(m.MuCandidates); w.Doubles(m.ValidationErrors); w.Bytes(m.Projection); w.Double(m.Seconds); w.Int(m.MetadataFeatures);
                 break;
             case ProjectionFailed m:
                 w.String(m.Run); w.String(m.Reason);
@@ -382,7 +382,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             ProjectionSumsReportManifest => new ProjectionSumsReport(r.String(), r.Int(), r.Bool(), r.Bytes(), r.Int(), r.Int(), r.NullableString()),
             ApplyProjectionManifest => new ApplyProjection(r.String(), (Side)r.Byte(), r.Int(), r.Bytes()),
             ProjectionAppliedManifest => new ProjectionApplied(r.String(), r.Int(), r.Int(), r.NullableString()),
-            ProjectionFittedManifest => new ProjectionFitted(r.String(), r.Double(), r.Double(), r.Double(), r.Int(), r.Int(), r.Int(), r.Doubles(), r.Doubles(), r.Bytes(), r.Double()),
+            ProjectionFittedManifest => new ProjectionFitted(r.String(), r.Double(), r.Double(), r.Double(), r.Int(), r.Int(), r.Int(), r.Doubles(), r.Doubles(), r.Bytes(), r.Double(), r.Int()),
             ProjectionFailedManifest => new ProjectionFailed(r.String(), r.String()),
             GetProjectionManifest => GetProjection.Instance,
             RecommendForTextManifest => new RecommendForText(r.String(), r.Int()),
@@ -410,10 +410,10 @@ public sealed class WalsSerializer : SerializerWithStringManifest
 
     private static void Write(WireWriter w, ProjectionRequest p)
     {
-        w.Double(p.ValidationFraction); w.Byte(p.Weighting); w.Ints(p.ItemShardEmbeddings);
+        w.Double(p.ValidationFraction); w.Byte(p.Weighting); w.Ints(p.ItemShardEmbeddings); w.Int(p.MetadataFeatures);
     }
 
-    private static ProjectionRequest ReadProjectionRequest(ref WireReader r) => new(r.Double(), r.Byte(), r.Ints());
+    private static ProjectionRequest ReadProjectionRequest(ref WireReader r) => new(r.Double(), r.Byte(), r.Ints(), r.Int());
 
     private static TextsEmbedded ReadTextsEmbedded(ref WireReader r)
     {

@@ -24,7 +24,7 @@ internal static class EmbedCommand
             var asJson = result.GetValue(json);
             var request = encoder.Read(result);
             var source = result.GetValue(items)!;
-            EmbeddingRunner.CheckMetadataSource(source, request);
+            EmbeddingRunner.CheckMetadataSource(source, request.MetadataFeatures);
             var records = ItemTextFile.Read(source);
             Output.Note(asJson, $"read {records.Count:N0} item texts from {source}");
             var (text, seconds) = EmbeddingRunner.Embed(records, request, asJson);

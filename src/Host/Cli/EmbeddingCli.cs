@@ -184,7 +184,7 @@ internal static class EmbeddingRunner
             Output.Note(json, $"read {embeddings.Count:N0} item vectors from {source} ({embeddings.Settings}); the embedding options are not used");
             return embeddings;
         }
-        CheckMetadataSource(source, request);
+        CheckMetadataSource(source, request.MetadataFeatures);
         var records = ItemTextFile.Read(source);
         var kept = keep is null ? records : records.Where(r => keep(r.Id)).ToList();
         Output.Note(json, $"read {records.Count:N0} item texts from {source}" + (kept.Count == records.Count ? "" : $"; embedding the {kept.Count:N0} needed"));
@@ -192,9 +192,9 @@ internal static class EmbeddingRunner
     }
 
     /// <summary>Refuses, before anything is embedded, a request for metadata features from a source that has none.</summary>
-    public static void CheckMetadataSource(string source, EncoderRequest request)
+    public static void CheckMetadataSource(string source, bool metadataFeatures)
     {
-        if (request.MetadataFeatures && !source.StartsWith(ItemTextFile.MovieLensPrefix, StringComparison.OrdinalIgnoreCase))
+        if (metadataFeatures && !source.StartsWith(ItemTextFile.MovieLensPrefix, StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"Metadata features need a {ItemTextFile.MovieLensPrefix}DIR item source (genres, the title's year and tags); '{source}' has ids and texts only.");
         }
@@ -210,14 +210,24 @@ internal static class EmbeddingRunner
         {
             return embeddings;
         }
-        CheckMetadataSource(source, request);
-        var directory = source[ItemTextFile.MovieLensPrefix.Length..];
-        var tags = Path.Combine(directory, "tags.csv");
-        var items = ItemTexts.ReadMovieLens(Path.Combine(directory, "movies.csv"), File.Exists(tags) ? tags : null);
+        CheckMetadataSource(source, request.MetadataFeatures);
+        var items = MovieLensFields(source);
         var features = MetadataFeatures.Of(items.Values);
-        Output.Note(json, $"metadata features: {features.Genres.Count} genres, {features.Decades} decades from the {features.FirstDecade}s, log(1 + tags): {features.Count} values appended to each vector");
+        Output.Note(json, Describe(features));
         return features.AppendTo(embeddings, items);
     }
+
+    /// <summary>The title, genres and tags of every movie of a <c>movielens:DIR</c> source, by id.</summary>
+    public static IReadOnlyDictionary<string, ItemText> MovieLensFields(string source)
+    {
+        var directory = source[ItemTextFile.MovieLensPrefix.Length..];
+        var tags = Path.Combine(directory, "tags.csv");
+        return ItemTexts.ReadMovieLens(Path.Combine(directory, "movies.csv"), File.Exists(tags) ? tags : null);
+    }
+
+    /// <summary>One line on a vocabulary of metadata features.</summary>
+    public static string Describe(MetadataFeatures features) =>
+        $"metadata features: {features.Genres.Count} genres, {features.Decades} decades from the {features.FirstDecade}s, log(1 + tags): {features.Count} values appended to each vector";
 
     private sealed class Progress(Action<int> action) : IProgress<int>
     {

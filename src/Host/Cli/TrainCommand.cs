@@ -41,7 +41,8 @@ internal static class TrainCommand
             if (result.GetValue(cluster) is { } address)
             {
                 TrainingJob.CheckSplitOptions(result.GetValue(testFraction), result.GetValue(test));
-                var given = embedding.Given(result);
+                // The encoder is the embedder nodes'; the metadata features are appended by this client.
+                var given = embedding.Given(result).Where(name => name != embedding.Metadata.Name).ToList();
                 if (given.Count > 0)
                 {
                     throw new ArgumentException($"With --cluster the encoder is the embedder nodes' (wals.embedding.model, pooling, max-length, devices ...); remove {string.Join(", ", given)}.");
@@ -53,7 +54,9 @@ internal static class TrainCommand
                     {
                         throw new ArgumentException($"--item-text {source} is an embeddings file; with --cluster give the item texts (id,text CSV, JSONL or movielens:DIR): the cluster's embedders embed them.");
                     }
-                    texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly));
+                    var metadata = result.GetValue(embedding.Metadata);
+                    EmbeddingRunner.CheckMetadataSource(source, metadata);
+                    texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly), metadata);
                 }
                 return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson, texts,
                     result.GetValue(testFraction), result.GetValue(test));

@@ -15,7 +15,7 @@ namespace WalsCluster.Host.Cluster;
 
 /// <summary>The item texts of <c>wals train --cluster --item-text</c>: the source, the projection options, and whether items
 /// with text but no interactions are sent (they become the cluster's cold items).</summary>
-internal sealed record ItemTextRequest(string Source, double ValidationFraction, ProjectionWeighting Weighting, bool AddTextOnlyItems);
+internal sealed record ItemTextRequest(string Source, double ValidationFraction, ProjectionWeighting Weighting, bool AddTextOnlyItems, bool MetadataFeatures = false);
 
 /// <summary>The client side of <c>wals train --cluster</c>, <c>wals recommend --cluster</c> and <c>wals similar --cluster</c>.</summary>
 internal static class ClusterCommands
@@ -58,6 +58,13 @@ internal static class ClusterCommands
             var kept = texts.AddTextOnlyItems ? records : records.Where(r => table.Items.Contains(r.Id)).ToList();
             Output.Note(asJson, $"read {records.Count:N0} item texts from {texts.Source}" + (kept.Count == records.Count ? "" : $"; sending the {kept.Count:N0} of trained items"));
             itemText = new ItemTextInput(kept, texts.ValidationFraction, texts.Weighting);
+            if (texts.MetadataFeatures)
+            {
+                var fields = EmbeddingRunner.MovieLensFields(texts.Source);
+                var metadata = MetadataFeatures.Of(fields.Values);
+                Output.Note(asJson, EmbeddingRunner.Describe(metadata));
+                itemText = itemText with { Metadata = metadata, Fields = fields };
+            }
         }
         var (trained, _) = Run(cluster, async client =>
         {

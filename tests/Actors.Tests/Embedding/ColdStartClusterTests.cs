@@ -15,7 +15,7 @@ namespace WalsCluster.Actors.Tests.Embedding;
 /// trains a small table with item texts through the cluster once, then each test checks one result against the
 /// single-process reference built from the same factors and vectors.
 /// </summary>
-public sealed class ColdStartCluster : IAsyncLifetime
+public class ColdStartCluster : IAsyncLifetime
 {
     public const int Dimension = 12;
     public const double ValidationFraction = 0.25;
@@ -44,9 +44,15 @@ public sealed class ColdStartCluster : IAsyncLifetime
         Node = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, [], roles), Overlay));
         WalsSystem.Start(Node, WalsSettings.FromConfig(Node.Settings.Config), roles, Encoder.Create);
         Client = await WalsClient.ConnectAsync($"127.0.0.1:{port}", TimeSpan.FromSeconds(30), Overlay);
-        Trained = await Client.TrainAsync(Table, Options, itemText: new ItemTextInput(Texts, ValidationFraction)).WaitAsync(TimeSpan.FromSeconds(120));
+        Trained = await Client.TrainAsync(Table, Options, itemText: Input()).WaitAsync(TimeSpan.FromSeconds(120));
         Local = WalsClient.ToSavedModel(Table, Options, Trained, "test");
     }
+
+    /// <summary>The item texts of the run.</summary>
+    protected virtual ItemTextInput Input() => new(Texts, ValidationFraction);
+
+    /// <summary>The vector the cluster's items carry for <paramref name="record"/>: the encoder's (plus the metadata features, when the run has them).</summary>
+    public virtual float[] VectorOf(ItemTextRecord record) => Encoder.VectorOf(record.Text);
 
     public async Task DisposeAsync()
     {
@@ -69,7 +75,10 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
     /// The single-process fit on the same warm items: every embedded trained item, held out by the same hash, each one
     /// <paramref name="copies"/>[item] times when given (integer weights are exactly repeated rows).
     /// </summary>
-    private ProjectionFit LocalFit(int[]? copies = null)
+    private ProjectionFit LocalFit(int[]? copies = null) => LocalFit(cluster, copies);
+
+    /// <summary><see cref="LocalFit(int[])"/> for any of the fixtures (their vectors by <see cref="ColdStartCluster.VectorOf"/>).</summary>
+    internal static ProjectionFit LocalFit(ColdStartCluster cluster, int[]? copies = null)
     {
         var k = cluster.Options.Factors;
         var embeddings = new List<float[]>();
@@ -84,7 +93,7 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
             }
             for (var copy = 0; copy < (copies?[item] ?? 1); copy++)
             {
-                embeddings.Add(cluster.Encoder.VectorOf(record.Text));
+                embeddings.Add(cluster.VectorOf(record));
                 factors.Add(cluster.Trained.ItemFactors.AsSpan(item * k, k).ToArray());
                 held.Add(ProjectionSplit.IsValidation(record.Id, ColdStartCluster.ValidationFraction));
             }
@@ -209,6 +218,86 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
             Assert.Equal(ColdStartCluster.ValidationFraction, section.Fit.ValidationFraction);
             Assert.Equal(cluster.Local.Model.ItemFactors, loaded.Model.ItemFactors);
             Assert.Equal(cluster.Local.Model.Items.Count, loaded.Train.Columns);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
+
+/// <summary>The same node and table, the run's item texts carrying metadata features (genre, decade, tag count) that the
+/// client appends to each vector; 8 of the items have no fields and so zeros there.</summary>
+public sealed class MetadataColdStartCluster : ColdStartCluster
+{
+    private static readonly string[] Genres = ["Comedy", "Drama", "Horror", "Western"];
+
+    public MetadataFeatures Metadata { get; private set; } = null!;
+    public IReadOnlyDictionary<string, ItemText> Fields { get; private set; } = null!;
+
+    protected override ItemTextInput Input()
+    {
+        Fields = Texts.Select((record, n) => (record, n)).Where(p => p.n % 8 != 3)
+            .ToDictionary(p => p.record.Id, p => new ItemText(p.record.Id, $"Item {p.n} ({1950 + 7 * p.n % 60})", [Genres[p.n % 4]], Enumerable.Repeat("tag", p.n % 3).ToArray()));
+        Metadata = MetadataFeatures.Of(Fields.Values);
+        return base.Input() with { Metadata = Metadata, Fields = Fields };
+    }
+
+    public override float[] VectorOf(ItemTextRecord record)
+    {
+        var features = new float[Metadata.Count];
+        Metadata.Write(Fields.GetValueOrDefault(record.Id), features);
+        return [.. Encoder.VectorOf(record.Text), .. features];
+    }
+}
+
+public sealed class MetadataColdStartClusterTests(MetadataColdStartCluster cluster) : IClassFixture<MetadataColdStartCluster>
+{
+    private const float Tolerance = 1e-4f;
+
+    [Fact]
+    public void The_projection_is_fitted_on_the_vectors_with_the_features_appended_and_gives_cold_items_theirs()
+    {
+        var projection = cluster.Trained.Projection!;
+        var count = cluster.Metadata.Count;
+        Assert.Equal(4 + cluster.Metadata.Decades + 1, count);
+        Assert.Equal(count, projection.Fit.MetadataFeatures);
+        Assert.Equal(ColdStartCluster.Dimension, projection.Pipeline.Dimension);
+        Assert.Equal(ColdStartCluster.Dimension + count, projection.Projection.D);
+        Assert.Equal(cluster.Metadata, projection.Encoder.Metadata);
+        Assert.Equal(ColdStartCluster.Dimension, projection.Encoder.TextDimension);
+
+        var local = ColdStartClusterTests.LocalFit(cluster);
+        Assert.Equal(local.Mu, projection.Fit.Mu, 1e-9 * local.Mu);
+        Assert.True(local.Projection.W.Zip(projection.Projection.W).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        Assert.True(local.Projection.Bias.Zip(projection.Projection.Bias).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        var k = cluster.Options.Factors;
+        for (var c = 0; c < 12; c++)
+        {
+            var expected = projection.Projection.Apply(cluster.VectorOf(new ItemTextRecord($"cold{c}", $"a new item number {c}")));
+            Assert.True(expected.Zip(projection.ColdFactors.AsSpan(c * k, k).ToArray()).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        }
+    }
+
+    [Fact]
+    public async Task A_text_query_gets_zeros_for_the_features_on_the_router_as_in_the_model_file()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"wals-cluster-metadata-{Guid.NewGuid():N}.walsmodel");
+        try
+        {
+            cluster.Local.Save(path);
+            var loaded = SavedModel.Load(path);
+            var section = ProjectionSection.Find(loaded, path)!;
+            Assert.Equal(cluster.Metadata, section.Embedding.Metadata);
+            Assert.Equal(ColdStartCluster.Dimension + cluster.Metadata.Count, section.Embedding.Dimension);
+            var ranker = new FactorRanker(loaded.Model);
+            foreach (var text in new[] { "a new item number 4", "something else entirely" })
+            {
+                var local = ranker.Recommend(section.Projection.Apply(MetadataFeatures.PadQuery(cluster.Encoder.VectorOf(text), section.Embedding)), 10);
+                var reply = await cluster.Client.AskAsync(new RecommendForText(text, 10));
+                Assert.Null(reply.Failure);
+                Assert.Equal(local.Select(s => loaded.Model.Items[s.Item]), reply.Items.Select(r => r.Id));
+            }
         }
         finally
         {
