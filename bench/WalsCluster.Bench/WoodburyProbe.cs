@@ -12,7 +12,7 @@ namespace WalsCluster.Bench;
 /// engine's CG row solve. With D = w0 diag(lambda) + lambda_u I, V the row's n gathered factor rows and C = diag(c - w0),
 /// A = D + V^T C V and b = V^T (c p); with S = D^-1/2, W = V S (n x k), M = W W^T, s = S b:
 ///   x = S (s - W^T z),  (I + C M) z = C W s,
-/// n^2 k / 2 multiply-adds for M and an n x n solve (here a plain, untuned LU in double), no warm start. It first checks
+/// n^2 k / 2 multiply-adds for M and an n x n solve (an LU in double with partial pivoting), no warm start. It first checks
 /// its solution against CG run for k Jacobi steps on 50 rows. Usage:
 /// <c>woodbury K ENTRIES FIXED_ROWS [STEPS]</c> (bfloat16 gathers, like <c>micro ... bfloat16</c>).
 /// </summary>
@@ -109,70 +109,78 @@ internal static class WoodburyProbe
                 Vector256.FusedMultiplyAdd(weight, scaled, Vector256.LoadUnsafe(ref rbs, (nuint)i)).StoreUnsafe(ref rbs, (nuint)i);
             }
         }
-        // M = W W^T (lower triangle, then mirrored), rhs = C W s; T = I + C M overwrites m.
+        // M = W W^T (lower triangle in blocks of four columns, which may reach up to three past the diagonal), rhs = C W s;
+        // then T = I + C M overwrites m (row-major n x n).
         ref var rb = ref MemoryMarshal.GetArrayDataReference(buffer);
+        ref var rm = ref MemoryMarshal.GetArrayDataReference(m);
         for (var a = 0; a < n; a++)
         {
             ref var ra = ref Unsafe.Add(ref rb, a * k);
             var b = 0;
-            for (; b + 4 <= a + 1; b += 4)
+            for (; b <= a && b + 4 <= n; b += 4)
             {
                 Dots4(ref ra, ref Unsafe.Add(ref rb, b * k), k, out var d0, out var d1, out var d2, out var d3);
-                m[a * n + b] = d0;
-                m[a * n + b + 1] = d1;
-                m[a * n + b + 2] = d2;
-                m[a * n + b + 3] = d3;
+                ref var row = ref Unsafe.Add(ref rm, a * n + b);
+                row = d0;
+                Unsafe.Add(ref row, 1) = d1;
+                Unsafe.Add(ref row, 2) = d2;
+                Unsafe.Add(ref row, 3) = d3;
             }
             for (; b <= a; b++)
             {
-                m[a * n + b] = VectorKernels.Dot(MemoryMarshal.CreateReadOnlySpan(ref ra, k), MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref rb, b * k), k));
+                Unsafe.Add(ref rm, a * n + b) = VectorKernels.Dot(MemoryMarshal.CreateReadOnlySpan(ref ra, k), MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref rb, b * k), k));
             }
             rhs[a] = cw[a] * VectorKernels.Dot(MemoryMarshal.CreateReadOnlySpan(ref ra, k), bs);
         }
         for (var a = 0; a < n; a++)
         {
-            for (var b = a + 1; b < n; b++)
-            {
-                m[a * n + b] = m[b * n + a];
-            }
-        }
-        for (var a = 0; a < n; a++)
-        {
+            var weight = (double)cw[a];
+            ref var row = ref Unsafe.Add(ref rm, a * n);
             for (var b = 0; b < n; b++)
             {
-                m[a * n + b] = (a == b ? 1.0 : 0.0) + cw[a] * m[a * n + b];
+                // Below the diagonal M[a, b]; above it the mirror M[b, a].
+                var mab = b <= a ? Unsafe.Add(ref row, b) : Unsafe.Add(ref rm, b * n + a);
+                Unsafe.Add(ref row, b) = weight * mab;
             }
+            Unsafe.Add(ref row, a) += 1;
         }
-        // LU with partial pivoting, in place; rhs becomes z.
+        // The mirror read above needs M[b, a] for b > a before row b is scaled: rows are scaled in order, and row b > a is
+        // still unscaled when row a reads it. LU with partial pivoting, rows updated four doubles at a time; rhs becomes z.
         for (var col = 0; col < n; col++)
         {
             var pivot = col;
+            var best = Math.Abs(Unsafe.Add(ref rm, col * n + col));
             for (var i = col + 1; i < n; i++)
             {
-                if (Math.Abs(m[i * n + col]) > Math.Abs(m[pivot * n + col]))
+                var v = Math.Abs(Unsafe.Add(ref rm, i * n + col));
+                if (v > best)
                 {
-                    pivot = i;
+                    (pivot, best) = (i, v);
                 }
             }
             if (pivot != col)
             {
                 for (var j = 0; j < n; j++)
                 {
-                    (m[col * n + j], m[pivot * n + j]) = (m[pivot * n + j], m[col * n + j]);
+                    (Unsafe.Add(ref rm, col * n + j), Unsafe.Add(ref rm, pivot * n + j)) = (Unsafe.Add(ref rm, pivot * n + j), Unsafe.Add(ref rm, col * n + j));
                 }
                 (rhs[col], rhs[pivot]) = (rhs[pivot], rhs[col]);
             }
-            var inv = 1.0 / m[col * n + col];
+            ref var pivotRow = ref Unsafe.Add(ref rm, col * n);
+            var inv = 1.0 / Unsafe.Add(ref pivotRow, col);
             for (var i = col + 1; i < n; i++)
             {
-                var f = m[i * n + col] * inv;
-                if (f == 0)
+                ref var target = ref Unsafe.Add(ref rm, i * n);
+                var f = Unsafe.Add(ref target, col) * inv;
+                var fv = Vector256.Create(-f);
+                var j = col + 1;
+                for (; j + 4 <= n; j += 4)
                 {
-                    continue;
+                    Vector256.FusedMultiplyAdd(fv, Vector256.LoadUnsafe(ref pivotRow, (nuint)j), Vector256.LoadUnsafe(ref target, (nuint)j)).StoreUnsafe(ref target, (nuint)j);
                 }
-                for (var j = col + 1; j < n; j++)
+                for (; j < n; j++)
                 {
-                    m[i * n + j] -= f * m[col * n + j];
+                    Unsafe.Add(ref target, j) -= f * Unsafe.Add(ref pivotRow, j);
                 }
                 rhs[i] -= f * rhs[col];
             }
@@ -180,11 +188,12 @@ internal static class WoodburyProbe
         for (var i = n - 1; i >= 0; i--)
         {
             var sum = rhs[i];
+            ref var row = ref Unsafe.Add(ref rm, i * n);
             for (var j = i + 1; j < n; j++)
             {
-                sum -= m[i * n + j] * rhs[j];
+                sum -= Unsafe.Add(ref row, j) * rhs[j];
             }
-            rhs[i] = sum / m[i * n + i];
+            rhs[i] = sum / Unsafe.Add(ref row, i);
         }
         // x = S (s - W^T z)
         bs.AsSpan().CopyTo(x);
