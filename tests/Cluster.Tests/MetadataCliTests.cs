@@ -49,7 +49,9 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             Assert.Equal(30, embedded["texts"]!.GetValue<int>());
 
             var model = Path.Combine(folder, "m.walsmodel");
-            await Wals($"train --input \"{Path.Combine(folder, "ratings.csv")}\" --format movielens --item-text \"{embeddings}\" --factors 4 --iterations 4 --threads 1 --model \"{model}\" --json");
+            var trained = WalsProcess.LastJson(await Wals($"train --input \"{Path.Combine(folder, "ratings.csv")}\" --format movielens --item-text \"{embeddings}\" --factors 4 --iterations 4 --threads 1 --model \"{model}\" --json"));
+            Assert.Equal(7, trained["projection"]!["metadata_features"]!.GetValue<int>());
+            Assert.Equal(384 + 7, trained["projection"]!["dimension"]!.GetValue<int>());
             var answer = WalsProcess.LastJson(await Wals($"recommend --model \"{model}\" --text \"a funny comedy\" --k 5 --embedding-threads 1 --json"));
             var items = answer["items"]!.AsArray();
             Assert.Equal(5, items.Count);

@@ -80,6 +80,7 @@ internal static class Output
             ["pooling"] = encoder.Pooling,
             ["max_length"] = encoder.MaxLength,
             ["dimension"] = encoder.Dimension,
+            ["metadata_features"] = encoder.Metadata?.Count ?? 0,
             ["mu"] = mu,
             ["train_items"] = trainItems,
             ["validation_items"] = validationItems,
