@@ -102,6 +102,7 @@ internal sealed class ColdStartOptionSet
                 ["seed"] = options.Seed,
                 ["factors"] = options.Wals.Factors,
                 ["embedding_model"] = settings.Model,
+                ["metadata_features"] = settings.Metadata?.Count ?? 0,
                 ["train_seconds"] = report.TrainSeconds,
                 ["candidates"] = "cold items only",
             };
