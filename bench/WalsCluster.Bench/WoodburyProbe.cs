@@ -119,7 +119,8 @@ internal static class WoodburyProbe
             var b = 0;
             for (; b <= a && b + 4 <= n; b += 4)
             {
-                Dots4(ref ra, ref Unsafe.Add(ref rb, b * k), k, out var d0, out var d1, out var d2, out var d3);
+                ref var b0 = ref Unsafe.Add(ref rb, b * k);
+                var (d0, d1, d2, d3) = RowBlockKernels.Dots4(ref b0, ref Unsafe.Add(ref b0, k), ref Unsafe.Add(ref b0, 2 * k), ref Unsafe.Add(ref b0, 3 * k), ref ra, k);
                 ref var row = ref Unsafe.Add(ref rm, a * n + b);
                 row = d0;
                 Unsafe.Add(ref row, 1) = d1;
@@ -205,23 +206,5 @@ internal static class WoodburyProbe
         {
             x[i] *= s[i];
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dots4(ref float a, ref float b0, int k, out float d0, out float d1, out float d2, out float d3)
-    {
-        var (s0, s1, s2, s3) = (Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero, Vector256<float>.Zero);
-        ref var b1 = ref Unsafe.Add(ref b0, k);
-        ref var b2 = ref Unsafe.Add(ref b0, 2 * k);
-        ref var b3 = ref Unsafe.Add(ref b0, 3 * k);
-        for (var i = 0; i < k; i += 8)
-        {
-            var va = Vector256.LoadUnsafe(ref a, (nuint)i);
-            s0 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b0, (nuint)i), s0);
-            s1 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b1, (nuint)i), s1);
-            s2 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b2, (nuint)i), s2);
-            s3 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b3, (nuint)i), s3);
-        }
-        (d0, d1, d2, d3) = (Vector256.Sum(s0), Vector256.Sum(s1), Vector256.Sum(s2), Vector256.Sum(s3));
     }
 }

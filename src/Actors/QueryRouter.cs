@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Wals;
+using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Embedding.Projection;
 using WalsCluster.Messages;
 using Recommendations = WalsCluster.Messages.Recommendations;
@@ -165,12 +166,8 @@ public sealed class QueryRouter : ReceiveActor
             return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {projection.D - fitted.MetadataFeatures}" +
                 (fitted.MetadataFeatures > 0 ? $" (beside {fitted.MetadataFeatures} metadata features)" : "") + ": the embedders' encoder changed since the fit.");
         }
-        if (fitted.MetadataFeatures > 0)
-        {
-            // A free text has no genres, year or tags: zeros for the metadata features, as MetadataFeatures.PadQuery.
-            Array.Resize(ref e, projection.D);
-        }
-        return await FanOutAsync(Region, q.Text, projection.Apply(e), q.K, cosine: false, []);
+        // A free text has no genres, year or tags: zeros for the metadata features.
+        return await FanOutAsync(Region, q.Text, projection.Apply(MetadataFeatures.PadQuery(e, fitted.MetadataFeatures)), q.K, cosine: false, []);
     }
 
     /// <summary>The text's vector, or why there is none; busy answers are retried with a doubling wait within the timeout.</summary>

@@ -28,12 +28,7 @@ public sealed record ItemTextInput(IReadOnlyList<ItemTextRecord> Records, double
     ProjectionWeighting Weighting = ProjectionWeighting.None, MetadataFeatures? Metadata = null, IReadOnlyDictionary<string, ItemText>? Fields = null)
 {
     /// <summary>The metadata features of item <paramref name="id"/> (zeros when it has no fields).</summary>
-    public float[] FeaturesOf(string id)
-    {
-        var features = new float[Metadata!.Count];
-        Metadata.Write(Fields?.GetValueOrDefault(id), features);
-        return features;
-    }
+    public float[] FeaturesOf(string id) => Metadata!.FeaturesOf(Fields?.GetValueOrDefault(id));
 }
 
 /// <summary>
@@ -144,7 +139,7 @@ public sealed class WalsClient : IAsyncDisposable
             if (itemText.Metadata is { } metadata)
             {
                 // The model file's projection section: the vectors the projection takes are the encoder's plus the features.
-                encoder = encoder with { Dimension = encoder.Dimension + metadata.Count, Metadata = metadata };
+                encoder = encoder.WithMetadata(metadata);
             }
         }
         var channel = Channel.CreateUnbounded<object>();

@@ -14,7 +14,7 @@ public static class RowBlockKernels
 {
     /// <summary>The four dot products y_j . v with independent accumulators (v loaded once per 8 entries).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float, float, float, float) Dots4(ref float y0, ref float y1, ref float y2, ref float y3, ref float v, int k)
+    internal static (float, float, float, float) Dots4(ref float y0, ref float y1, ref float y2, ref float y3, ref float v, int k)
     {
         var i = 0;
         float t0 = 0, t1 = 0, t2 = 0, t3 = 0;

@@ -41,6 +41,16 @@ public sealed record EmbeddingSettings
     [JsonPropertyName("metadata")]
     public MetadataFeatures? Metadata { get; init; }
 
+    /// <summary>These settings for the encoder's vectors followed by <paramref name="metadata"/>'s features.</summary>
+    public EmbeddingSettings WithMetadata(MetadataFeatures metadata)
+    {
+        if (Metadata is not null)
+        {
+            throw new InvalidOperationException("These settings already describe metadata features.");
+        }
+        return this with { Dimension = Dimension + metadata.Count, Metadata = metadata };
+    }
+
     /// <summary>Values per vector that come from the encoder.</summary>
     [JsonIgnore]
     public int TextDimension => Dimension - (Metadata?.Count ?? 0);

@@ -11,7 +11,7 @@ namespace WalsCluster.Embedding.ColdStart;
 /// last count in the end ones), and log(1 + the number of distinct tags). An item without a record, genres, a year or
 /// tags has zeros there. The transformer reads the same fields as text, but a linear map of its vectors recovers the era
 /// of a film poorly; on ml-latest-small these features raised the cold-start recall@20 on seven of seven seeds
-/// (docs/benchmarks.md). A free-text query has no such fields: its features are zero (<see cref="PadQuery"/>).
+/// (docs/benchmarks.md). A free-text query has no such fields: its features are zero (<see cref="PadQuery(float[], EmbeddingSettings)"/>).
 /// Stored in <see cref="EmbeddingSettings.Metadata"/> (the <c>metadata</c> object of the settings JSON).
 /// </summary>
 public sealed partial record MetadataFeatures
@@ -88,6 +88,14 @@ public sealed partial record MetadataFeatures
         features[^1] = MathF.Log(1 + item.Tags.Count);
     }
 
+    /// <summary>The features of <paramref name="item"/> (null: none known) as a new array.</summary>
+    public float[] FeaturesOf(ItemText? item)
+    {
+        var features = new float[Count];
+        Write(item, features);
+        return features;
+    }
+
     /// <summary>
     /// <paramref name="text"/>'s vectors with this vocabulary's features of each id appended (ids without a record in
     /// <paramref name="items"/> get zeros); the settings record the vocabulary.
@@ -106,7 +114,7 @@ public sealed partial record MetadataFeatures
             text.Vector(r).CopyTo(row);
             Write(items.GetValueOrDefault(text.Ids[r]), row[d..]);
         }
-        return new ItemEmbeddings(text.Ids, total, matrix, text.Settings with { Dimension = total, Metadata = this });
+        return new ItemEmbeddings(text.Ids, total, matrix, text.Settings.WithMetadata(this));
     }
 
     /// <summary>
@@ -119,11 +127,17 @@ public sealed partial record MetadataFeatures
         {
             throw new ArgumentException($"The query vector has {textVector.Length} values; the projection's encoder gives {settings.TextDimension}.", nameof(textVector));
         }
-        if (settings.Metadata is null)
+        return PadQuery(textVector, settings.Metadata?.Count ?? 0);
+    }
+
+    /// <summary><paramref name="textVector"/> followed by <paramref name="features"/> zeros (itself when there are none).</summary>
+    public static float[] PadQuery(float[] textVector, int features)
+    {
+        if (features == 0)
         {
             return textVector;
         }
-        var padded = new float[settings.Dimension];
+        var padded = new float[textVector.Length + features];
         textVector.CopyTo(padded, 0);
         return padded;
     }

@@ -243,12 +243,7 @@ public sealed class MetadataColdStartCluster : ColdStartCluster
         return base.Input() with { Metadata = Metadata, Fields = Fields };
     }
 
-    public override float[] VectorOf(ItemTextRecord record)
-    {
-        var features = new float[Metadata.Count];
-        Metadata.Write(Fields.GetValueOrDefault(record.Id), features);
-        return [.. Encoder.VectorOf(record.Text), .. features];
-    }
+    public override float[] VectorOf(ItemTextRecord record) => [.. Encoder.VectorOf(record.Text), .. Metadata.FeaturesOf(Fields.GetValueOrDefault(record.Id))];
 }
 
 public sealed class MetadataColdStartClusterTests(MetadataColdStartCluster cluster) : IClassFixture<MetadataColdStartCluster>
