@@ -9,7 +9,7 @@ namespace WalsCluster.Bench;
 /// count per iteration (formula in docs/benchmarks.md) and the GFLOP/s reached.
 /// Usage: train --input PATH [--format csv|lastfm|bookcrossing|movielens] [--factors K] [--iterations N]
 ///        [--cg-steps S] [--threads T] [--transform log|binary|...] [--solver cg|cholesky] [--preconditioner jacobi|none]
-///        [--gather-precision float32|bfloat16]
+///        [--gather-precision float32|bfloat16] [--cg-zero-start none|users|items|both] [--phases]
 /// </summary>
 internal static class TrainingRunner
 {
@@ -35,6 +35,7 @@ internal static class TrainingRunner
             Solver = Arg("--solver", "cg") == "cholesky" ? WalsSolver.Cholesky : WalsSolver.ConjugateGradient,
             CgPreconditioner = Arg("--preconditioner", "jacobi") == "none" ? CgPreconditioner.None : CgPreconditioner.Jacobi,
             GatherPrecision = Enum.Parse<GatherPrecision>(Arg("--gather-precision", "float32"), ignoreCase: true),
+            ZeroStart = Enum.Parse<ZeroStartSides>(Arg("--cg-zero-start", "none"), ignoreCase: true),
         };
         var load = Stopwatch.StartNew();
         var loaded = InteractionLoader.Load(input, new LoadOptions { Format = format });
@@ -58,7 +59,15 @@ internal static class TrainingRunner
         // Gram F^T F (symmetric half computed): k^2 per fixed row; rotations of both sides: 2 * 2 k^2 per row;
         // CG: first pass 8k per entry, each step 4k per entry + 6k per row; eigendecomposition ~ 9 k^3 per half-step.
         var steps = options.CgSteps;
-        var flops = rows * k * k + 4 * rows * k * k + 2 * nnz * (8 * k + steps * 4 * k) + rows * steps * 6 * k + 2 * 9 * k * k * k;
+        // A zero-started side skips its rotation (2 k^2 per row) and the dot products of its first pass (2k per entry);
+        // with any zero start the item half-step computes the loss after its solve (2k per entry).
+        var zeroUsers = options.ZeroStart.HasFlag(ZeroStartSides.Users);
+        var zeroItems = options.ZeroStart.HasFlag(ZeroStartSides.Items);
+        var skippedRotations = 2 * k * k * ((zeroUsers ? matrix.Rows : 0) + (zeroItems ? matrix.Columns : 0));
+        var zeroSides = (zeroUsers ? 1 : 0) + (zeroItems ? 1 : 0);
+        var lossPass = options.ZeroStart == ZeroStartSides.None ? 0 : 2 * k * nnz;
+        var flops = rows * k * k + 4 * rows * k * k - skippedRotations + 2 * nnz * (8 * k + steps * 4 * k) - zeroSides * 2 * k * nnz + lossPass
+            + rows * steps * 6 * k + 2 * 9 * k * k * k;
         Console.WriteLine($"median seconds per iteration: {median:F3}; flops per iteration: {flops / 1e9:F2} G; {flops / median / 1e9:F1} GFLOP/s; final loss {trained.FinalLoss:G6}");
         return 0;
     }

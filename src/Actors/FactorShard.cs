@@ -233,13 +233,29 @@ public sealed partial class FactorShard : ReceiveActor
             {
                 // The fixed rows arrived in the half-step's eigenbasis (their shards moved into it: ShardBlock.AdoptBasis);
                 // rotate our warm start into it too (x' = x Q), run CG there and keep the solution in that basis.
+                // Rows that start from zero skip the rotation (the first user half-step starts warm, as the engine's).
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                ShardBlock.Rotate(current, spare, block.Rows, k, rotation, threads);
-                var cg = HalfStep.SolveConjugateGradientInEigenbasis(block.Interactions, collector.Buffer, eigenvalues, spare, fixedCount, block.Options);
+                var (zeroStart, lossAfter) = ZeroStartOf(block.Options, _side, iteration);
+                if (!zeroStart)
+                {
+                    ShardBlock.Rotate(current, spare, block.Rows, k, rotation, threads);
+                }
+                var cg = HalfStep.SolveConjugateGradientInEigenbasis(block.Interactions, collector.Buffer, eigenvalues, spare, fixedCount, block.Options, zeroStart, lossAfter);
                 result = cg with { Seconds = watch.Elapsed.TotalSeconds };
             }
             return new Solved(run, iteration, spare, result, block.Gram(spare));
         }).PipeTo(Self, failure: e => new SolveFailed(run, iteration, (e is AggregateException a ? a.GetBaseException() : e).Message));
+    }
+
+    /// <summary>
+    /// Whether this side's rows start from zero in <paramref name="iteration"/>, and whether the half-step computes the
+    /// loss after its solve (item half-steps of runs with a zero start): the rules of Core's WalsTrainer.
+    /// </summary>
+    internal static (bool ZeroStart, bool LossAfter) ZeroStartOf(WalsOptions options, Side side, int iteration)
+    {
+        var sides = options.Solver == WalsSolver.ConjugateGradient ? options.ZeroStart : ZeroStartSides.None;
+        var zero = side == Side.Users ? sides.HasFlag(ZeroStartSides.Users) && iteration > 1 : sides.HasFlag(ZeroStartSides.Items);
+        return (zero, sides != ZeroStartSides.None && side == Side.Items);
     }
 
     /// <summary>The collector of <paramref name="iteration"/>; the next half-step's reuses the shard's block buffer.</summary>
@@ -265,7 +281,7 @@ public sealed partial class FactorShard : ReceiveActor
         }
         var r = solved.Result;
         var reply = new HalfStepCompleted(solved.Run, solved.Iteration, _side, _shard, r.Rows, PackedSymmetric.Pack(solved.Gram, _block.K),
-            r.ObservedLoss, r.ImplicitLoss, r.RegularizationBefore, r.RegularizationAfter, r.Seconds, null);
+            r.ObservedLoss, r.ImplicitLoss, r.RegularizationBefore, r.RegularizationAfter, r.Seconds, null, r.ObservedAfter, r.ImplicitAfter);
         Finish(reply);
         _log.Debug("{0} solved iteration [{1}] in [{2:F3}] s", _entityId, solved.Iteration, r.Seconds);
     }

@@ -9,7 +9,7 @@ public static class Parameters
     public static TrainingParameters ToWire(this WalsOptions o) => new(
         o.Factors, (byte)o.Transform, o.Alpha, o.Beta, o.Epsilon, o.Exponent, o.UnobservedWeight, o.Regularization,
         o.RegularizationExponent, o.Iterations, (byte)o.Solver, o.CgSteps, (byte)o.CgPreconditioner, o.Seed, o.InitScale, o.Threads,
-        (byte)o.GatherPrecision);
+        (byte)o.GatherPrecision, (byte)o.ZeroStart);
 
     /// <summary>The options of a run; throws <see cref="ArgumentException"/> naming the first invalid one.</summary>
     public static WalsOptions ToOptions(this TrainingParameters p) => new WalsOptions
@@ -28,6 +28,7 @@ public static class Parameters
         CgSteps = p.CgSteps,
         CgPreconditioner = Enum.IsDefined((CgPreconditioner)p.Preconditioner) ? (CgPreconditioner)p.Preconditioner : throw new ArgumentException($"Option 'cg-preconditioner' = {p.Preconditioner} is unknown."),
         GatherPrecision = Enum.IsDefined((GatherPrecision)p.GatherPrecision) ? (GatherPrecision)p.GatherPrecision : throw new ArgumentException($"Option 'gather-precision' = {p.GatherPrecision} is unknown."),
+        ZeroStart = Enum.IsDefined((ZeroStartSides)p.ZeroStart) ? (ZeroStartSides)p.ZeroStart : throw new ArgumentException($"Option 'cg-zero-start' = {p.ZeroStart} is unknown."),
         Seed = p.Seed,
         InitScale = p.InitScale,
         Threads = p.Threads,

@@ -3,12 +3,12 @@ namespace WalsCluster.Messages;
 /// <summary>
 /// The hyperparameters of a run on the wire (the fields of Core's WalsOptions; Messages does not reference Core).
 /// Enums travel as their numeric values: Transform 0 linear, 1 log, 2 power, 3 binary; Solver 0 cg, 1 cholesky;
-/// Preconditioner 0 none, 1 jacobi; GatherPrecision 0 float32, 1 bfloat16.
+/// Preconditioner 0 none, 1 jacobi; GatherPrecision 0 float32, 1 bfloat16; ZeroStart the flags 1 users, 2 items.
 /// </summary>
 public sealed record TrainingParameters(
     int Factors, byte Transform, float Alpha, float Beta, float Epsilon, float Exponent, float UnobservedWeight,
     float Regularization, float RegularizationExponent, int Iterations, byte Solver, int CgSteps, byte Preconditioner,
-    int Seed, float InitScale, int Threads, byte GatherPrecision = 0);
+    int Seed, float InitScale, int Threads, byte GatherPrecision = 0, byte ZeroStart = 0);
 
 /// <summary>
 /// Submits a training run to the <c>TrainingCoordinator</c> after its interactions were ingested with
@@ -75,19 +75,24 @@ public sealed record FactorBlock(string Run, int Iteration, Side Side, int Shard
 
 /// <summary>
 /// Reply to <see cref="BeginHalfStep"/>: the shard solved (or evaluated) its rows. PartialGram is X_s^T X_s of its new
-/// factors (packed); the loss terms are those of Core's HalfStepResult at the factors before the solve.
+/// factors (packed); the loss terms are those of Core's HalfStepResult at the factors before the solve (0 for rows
+/// that started from zero), and <paramref name="ObservedAfter"/> / <paramref name="ImplicitAfter"/> those at the new
+/// factors where the run computes its loss after the item half-step (ZeroStart; NaN otherwise).
 /// <paramref name="Failure"/> says why the shard could not solve (non-finite factors, a missing run).
 /// </summary>
 public sealed record HalfStepCompleted(
     string Run, int Iteration, Side Side, int Shard, int Rows, double[] PartialGram,
-    double ObservedLoss, double ImplicitLoss, double RegularizationBefore, double RegularizationAfter, double Seconds, string? Failure) : IWalsMessage;
+    double ObservedLoss, double ImplicitLoss, double RegularizationBefore, double RegularizationAfter, double Seconds, string? Failure,
+    double ObservedAfter = double.NaN, double ImplicitAfter = double.NaN) : IWalsMessage;
 
 /// <summary>Coordinator to the submitter of a run: half-step (<paramref name="Iteration"/>, <paramref name="Side"/>)
 /// finished. <paramref name="LossAfterPreviousIteration"/> is the full objective after iteration Iteration-1 (known
-/// from the user half-step's first pass; NaN on item half-steps).</summary>
+/// from the user half-step's first pass; NaN on item half-steps, and after the first iteration when rows start from
+/// zero). <paramref name="LossAfterIteration"/> is the objective after this iteration where it is known at the end of
+/// the item half-step (runs with ZeroStart; NaN otherwise).</summary>
 public sealed record TrainingProgress(
     string Run, int Iteration, Side Side, int Shards, double Seconds, double SlowestShardSeconds,
-    long FactorBytes, int Resends, double LossAfterPreviousIteration) : IWalsMessage;
+    long FactorBytes, int Resends, double LossAfterPreviousIteration, double LossAfterIteration = double.NaN) : IWalsMessage;
 
 /// <summary>Reply to <see cref="StartTrainingRun"/> when the run finished: the objective before training and after each iteration.</summary>
 public sealed record TrainingCompleted(string Run, int Iterations, double InitialLoss, double[] Losses, double Seconds) : IWalsMessage;

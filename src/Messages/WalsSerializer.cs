@@ -195,11 +195,11 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case HalfStepCompleted m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Rows); w.Doubles(m.PartialGram);
                 w.Double(m.ObservedLoss); w.Double(m.ImplicitLoss); w.Double(m.RegularizationBefore); w.Double(m.RegularizationAfter); w.Double(m.Seconds);
-                w.String(m.Failure);
+                w.String(m.Failure); w.Double(m.ObservedAfter); w.Double(m.ImplicitAfter);
                 break;
             case TrainingProgress m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shards); w.Double(m.Seconds); w.Double(m.SlowestShardSeconds);
-                w.Long(m.FactorBytes); w.Int(m.Resends); w.Double(m.LossAfterPreviousIteration);
+                w.Long(m.FactorBytes); w.Int(m.Resends); w.Double(m.LossAfterPreviousIteration); w.Double(m.LossAfterIteration);
                 break;
             case TrainingCompleted m:
                 w.String(m.Run); w.Int(m.Iterations); w.Double(m.InitialLoss); w.Doubles(m.Losses); w.Double(m.Seconds);
@@ -349,8 +349,8 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             FactorsPublishedManifest => new FactorsPublished(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Long()),
             FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.PooledFloats()),
             HalfStepCompletedManifest => new HalfStepCompleted(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(),
-                r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString()),
-            TrainingProgressManifest => new TrainingProgress(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Double(), r.Double(), r.Long(), r.Int(), r.Double()),
+                r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString(), r.Double(), r.Double()),
+            TrainingProgressManifest => new TrainingProgress(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Double(), r.Double(), r.Long(), r.Int(), r.Double(), r.Double()),
             TrainingCompletedManifest => new TrainingCompleted(r.String(), r.Int(), r.Double(), r.Doubles(), r.Double()),
             TrainingFailedManifest => new TrainingFailed(r.String(), r.String()),
             GetShardFactorsManifest => new GetShardFactors(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Int()),
@@ -401,12 +401,12 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         w.Int(p.Factors); w.Byte(p.Transform); w.Float(p.Alpha); w.Float(p.Beta); w.Float(p.Epsilon); w.Float(p.Exponent);
         w.Float(p.UnobservedWeight); w.Float(p.Regularization); w.Float(p.RegularizationExponent); w.Int(p.Iterations);
         w.Byte(p.Solver); w.Int(p.CgSteps); w.Byte(p.Preconditioner); w.Int(p.Seed); w.Float(p.InitScale); w.Int(p.Threads);
-        w.Byte(p.GatherPrecision);
+        w.Byte(p.GatherPrecision); w.Byte(p.ZeroStart);
     }
 
     private static TrainingParameters ReadParameters(ref WireReader r) =>
         new(r.Int(), r.Byte(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Float(), r.Int(),
-            r.Byte(), r.Int(), r.Byte(), r.Int(), r.Float(), r.Int(), r.Byte());
+            r.Byte(), r.Int(), r.Byte(), r.Int(), r.Float(), r.Int(), r.Byte(), r.Byte());
 
     private static void Write(WireWriter w, ProjectionRequest p)
     {

@@ -52,16 +52,20 @@ public sealed class InProcessClusterTests
     /// <summary>
     /// On one node every shard publishes to shards of its own actor system, by reference (LocalFactorRows) instead of
     /// copied blocks. With CG both sides stay in the common eigenbasis (no rotation back), so the factors differ from the
-    /// engine's by the basis at most: the scores x_u . y_i must agree, and with Cholesky the factors themselves.
+    /// engine's by the basis at most: the scores x_u . y_i must agree, and with Cholesky the factors themselves. The
+    /// objective before and after each iteration must be the engine's too, also where rows start from zero (the loss
+    /// is then computed at the end of the item half-steps).
     /// </summary>
     [Theory]
-    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32)]
-    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.BFloat16)]
-    [InlineData(WalsSolver.Cholesky, GatherPrecision.Float32)]
-    public async Task One_in_process_node_hands_rows_over_by_reference_and_trains_the_engines_model(WalsSolver solver, GatherPrecision precision)
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32, ZeroStartSides.None)]
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.BFloat16, ZeroStartSides.None)]
+    [InlineData(WalsSolver.Cholesky, GatherPrecision.Float32, ZeroStartSides.None)]
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32, ZeroStartSides.Users)]
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32, ZeroStartSides.Both)]
+    public async Task One_in_process_node_hands_rows_over_by_reference_and_trains_the_engines_model(WalsSolver solver, GatherPrecision precision, ZeroStartSides zeroStart)
     {
         var table = RandomTables.Create(seed: 5, rows: 900, users: 150, items: 240, maxValue: 10);
-        var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1, GatherPrecision = precision }.Validate();
+        var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1, GatherPrecision = precision, ZeroStart = zeroStart }.Validate();
         var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
         var port = WalsSystem.FreeLoopbackPort();
         var seeds = new[] { $"127.0.0.1:{port}" };
@@ -104,6 +108,16 @@ public sealed class InProcessClusterTests
             {
                 Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
             }
+            Assert.Equal(engine.InitialLoss, trained.Completed.InitialLoss, Math.Abs(engine.InitialLoss) * 1e-5);
+            Assert.Equal(options.Iterations, trained.Completed.Losses.Length);
+            var lossTolerance = precision == GatherPrecision.BFloat16 ? 1e-3 : 1e-5;
+            for (var t = 0; t < options.Iterations; t++)
+            {
+                Assert.Equal(engine.History[t].Loss, trained.Completed.Losses[t], Math.Abs(engine.History[t].Loss) * lossTolerance);
+            }
+            // Loss after each iteration at the end of its item half-step exactly when rows start from zero.
+            var itemSteps = trained.Progress.Where(p => p.Side == Side.Items).ToList();
+            Assert.Equal(zeroStart != ZeroStartSides.None && solver == WalsSolver.ConjugateGradient, itemSteps.All(p => !double.IsNaN(p.LossAfterIteration)));
         }
         finally
         {

@@ -82,13 +82,14 @@ public static class RowBlockKernels
     /// accumulated in b in one multiply-add per element instead of two (<see cref="VectorKernels.FirstPassEntry"/>, for
     /// single entries, keeps b and q apart; the CG start subtracts q).
     /// Returns the observed loss of the four entries at x, sum cp_j (1 - 2 t_j) + cw_j t_j^2.
+    /// With <paramref name="zeroStart"/> x is taken as 0 and not read (every t_j = 0, no dot products) and 0 is returned.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double First4(ref float y0, ref float y1, ref float y2, ref float y3,
         float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3,
-        ref float x, ref float b, ref float d, int k)
+        ref float x, ref float b, ref float d, int k, bool zeroStart = false)
     {
-        var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
+        var (t0, t1, t2, t3) = zeroStart ? default : Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
         float c0 = cp0 - cw0 * t0, c1 = cp1 - cw1 * t1, c2 = cp2 - cw2 * t2, c3 = cp3 - cw3 * t3;
         var i = 0;
         var kv = Vector256.IsHardwareAccelerated ? k & ~7 : 0;
@@ -122,9 +123,22 @@ public static class RowBlockKernels
             Unsafe.Add(ref b, i) += c0 * a + c1 * bb + c2 * c + c3 * e;
             Unsafe.Add(ref d, i) += cw0 * a * a + cw1 * bb * bb + cw2 * c * c + cw3 * e * e;
         }
-        return cp0 * (1.0 - 2.0 * t0) + (double)cw0 * t0 * t0
-             + cp1 * (1.0 - 2.0 * t1) + (double)cw1 * t1 * t1
-             + cp2 * (1.0 - 2.0 * t2) + (double)cw2 * t2 * t2
-             + cp3 * (1.0 - 2.0 * t3) + (double)cw3 * t3 * t3;
+        return zeroStart ? 0 : Loss4(t0, t1, t2, t3, cp0, cp1, cp2, cp3, cw0, cw1, cw2, cw3);
     }
+
+    /// <summary>The observed loss of four entries at x, sum cp_j (1 - 2 t_j) + cw_j t_j^2 with t_j = y_j . x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double Observed4(ref float y0, ref float y1, ref float y2, ref float y3,
+        float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3, ref float x, int k)
+    {
+        var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
+        return Loss4(t0, t1, t2, t3, cp0, cp1, cp2, cp3, cw0, cw1, cw2, cw3);
+    }
+
+    private static double Loss4(float t0, float t1, float t2, float t3,
+        float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3) =>
+        cp0 * (1.0 - 2.0 * t0) + (double)cw0 * t0 * t0
+        + cp1 * (1.0 - 2.0 * t1) + (double)cw1 * t1 * t1
+        + cp2 * (1.0 - 2.0 * t2) + (double)cw2 * t2 * t2
+        + cp3 * (1.0 - 2.0 * t3) + (double)cw3 * t3 * t3;
 }

@@ -65,8 +65,18 @@ public static class HalfStep
     public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options) =>
         SolveConjugateGradientInEigenbasis(rows, fixedFactors, eigenvalues, factors, fixedSideCount, options, MaxGatherFloats);
 
+    /// <summary>
+    /// As above. With <paramref name="zeroStart"/> every row starts from x = 0 (the values in <paramref name="factors"/>
+    /// are not read, and the result's before-terms are 0); with <paramref name="lossAfter"/> the result also carries
+    /// the observed and implicit loss terms at the new factors (<see cref="HalfStepResult.LossAfter"/>), computed from
+    /// the rows the solve has gathered.
+    /// </summary>
+    public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, bool zeroStart, bool lossAfter) =>
+        SolveConjugateGradientInEigenbasis(rows, fixedFactors, eigenvalues, factors, fixedSideCount, options, MaxGatherFloats, zeroStart, lossAfter);
+
     /// <summary>As above, with rows of more than <paramref name="maxGatherFloats"/> gathered floats read in place (tests use 0).</summary>
-    internal static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, int maxGatherFloats)
+    internal static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, int maxGatherFloats,
+        bool zeroStart = false, bool lossAfter = false)
     {
         var k = options.Factors;
         var w0 = options.UnobservedWeight;
@@ -84,10 +94,11 @@ public static class HalfStep
                 }
                 CgRow(
                     pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
-                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf);
+                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf, zeroStart, lossAfter);
                 return true;
             },
-            u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.");
+            u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.",
+            lossAfter);
     }
 
     /// <summary>Solves one row in place in <paramref name="x"/>; false when its system cannot be solved.</summary>
@@ -97,7 +108,7 @@ public static class HalfStep
     /// The shared driver of both solvers: rows in parallel over dynamic chunks of 16 (heavy rows do not stall a
     /// thread), lambda_u per row, the non-finite check, the regularization after the solve, the summed loss terms.
     /// </summary>
-    private static HalfStepResult SolveRows(WeightedInteractions rows, float[] factors, int fixedSideCount, WalsOptions options, RowSolver solve, Func<int, string> failure)
+    private static HalfStepResult SolveRows(WeightedInteractions rows, float[] factors, int fixedSideCount, WalsOptions options, RowSolver solve, Func<int, string> failure, bool lossAfter = false)
     {
         var k = options.Factors;
         var watch = Stopwatch.StartNew();
@@ -131,7 +142,8 @@ public static class HalfStep
         {
             throw new NonFiniteFactorsException(failure(failed));
         }
-        return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds);
+        return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds,
+            lossAfter ? totals.ObservedAfter : double.NaN, lossAfter ? totals.ImplicitAfter : double.NaN);
     }
 
     private static double SquaredNorm(ReadOnlySpan<float> x)
@@ -145,16 +157,22 @@ public static class HalfStep
     }
 
     /// <summary>
-    /// (Preconditioned) conjugate gradient for one row in the eigenbasis, warm-started from x, then
-    /// <paramref name="steps"/> steps. Accumulates the row's loss terms at the starting x into the workspace.
+    /// (Preconditioned) conjugate gradient for one row in the eigenbasis, warm-started from x (or from 0 with
+    /// <paramref name="zeroStart"/>), then <paramref name="steps"/> steps. Accumulates the row's loss terms at the
+    /// starting x into the workspace, and with <paramref name="lossAfter"/> those at the solution too.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void CgRow(
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
-        Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats, ushort[]? fixedHalf = null)
+        Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats, ushort[]? fixedHalf = null,
+        bool zeroStart = false, bool lossAfter = false)
     {
         var k = x.Length;
+        if (zeroStart)
+        {
+            x.Clear();
+        }
         var n = columns.Length;
         var gather = n > 0 && Gathers(n, k, maxGatherFloats);
         var half = gather && fixedHalf is not null;
@@ -204,7 +222,7 @@ public static class HalfStep
             ref var y2 = ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather);
             ref var y3 = ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather);
             observed += RowBlockKernels.First4(ref y0, ref y1, ref y2, ref y3,
-                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, ref rb, ref rd, k);
+                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, ref rb, ref rd, k, zeroStart);
         }
         for (; j < n; j++)
         {
@@ -215,7 +233,10 @@ public static class HalfStep
             var y = half ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
             var copy = gather && !half ? buffer.Slice(j * k, k) : default;
             var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d, copy);
-            observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
+            if (!zeroStart)
+            {
+                observed += cp[j] * (1.0 - 2.0 * tj) + (double)cw[j] * tj * tj;
+            }
         }
 
         var r = ws.R;
@@ -249,6 +270,46 @@ public static class HalfStep
             beta = rzNew / rz;
             rz = rzNew;
         }
+        if (lossAfter)
+        {
+            ws.ObservedAfter += ObservedAt(ref fixedStart, ref bufferStart, columns, cw, cp, gather, x);
+            ws.ImplicitAfter += (double)w0 * WeightedSquares(eigenvalues, x);
+        }
+    }
+
+    /// <summary>sum over the row's entries of cp (1 - 2 t) + cw t^2 with t = y'_j . x, four entries at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double ObservedAt(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp, bool gather, Span<float> x)
+    {
+        var k = x.Length;
+        var n = columns.Length;
+        ref var rx = ref MemoryMarshal.GetReference(x);
+        double observed = 0;
+        var j = 0;
+        for (; j <= n - 4; j += 4)
+        {
+            observed += RowBlockKernels.Observed4(
+                ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 1, k, gather),
+                ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather),
+                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, k);
+        }
+        for (; j < n; j++)
+        {
+            var t = (double)VectorKernels.Dot(MemoryMarshal.CreateReadOnlySpan(ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather), k), x);
+            observed += cp[j] * (1.0 - 2.0 * t) + cw[j] * t * t;
+        }
+        return observed;
+    }
+
+    /// <summary>sum_j e_j x_j^2 (x^T G x in the eigenbasis, G = diag(e)).</summary>
+    private static double WeightedSquares(ReadOnlySpan<float> eigenvalues, ReadOnlySpan<float> x)
+    {
+        double sum = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            sum += (double)eigenvalues[i] * x[i] * x[i];
+        }
+        return sum;
     }
 
     /// <summary>Prefetches the fixed-side rows of the first entries of <paramref name="row"/> and its own factors.</summary>
@@ -423,7 +484,7 @@ public static class HalfStep
 
     private sealed class Accumulator
     {
-        public double Observed, Implicit, RegBefore, RegAfter;
+        public double Observed, Implicit, RegBefore, RegAfter, ObservedAfter, ImplicitAfter;
 
         public void Add(CgWorkspace ws)
         {
@@ -433,6 +494,8 @@ public static class HalfStep
                 Implicit += ws.Implicit;
                 RegBefore += ws.RegBefore;
                 RegAfter += ws.RegAfter;
+                ObservedAfter += ws.ObservedAfter;
+                ImplicitAfter += ws.ImplicitAfter;
             }
         }
     }
@@ -466,7 +529,7 @@ internal sealed class CgWorkspace
     private double[]? _denseA;
     private double[]? _denseB;
 
-    public double Observed, Implicit, RegBefore, RegAfter;
+    public double Observed, Implicit, RegBefore, RegAfter, ObservedAfter, ImplicitAfter;
 
     private float[] _scratch = [];
 

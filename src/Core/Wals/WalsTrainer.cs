@@ -31,6 +31,10 @@ public sealed record TrainedFactors(int Users, int Items, int Factors, float[] U
 ///
 /// The loss of the factors after iteration t is computed for free in the first pass of iteration t+1's user
 /// half-step (each observed x.y is needed there anyway); after the last iteration one extra pass computes it.
+/// With <see cref="WalsOptions.ZeroStart"/> the rows that start from zero are not rotated and have no loss before
+/// their solve, so the loss is instead computed at the end of each item half-step from the user rows it has gathered
+/// (the observed terms at the new item factors, plus w0 y^T diag(eigenvalues of G_X) y per item row). The first user
+/// half-step always starts warm, from the initial factors, so that its first pass gives the initial loss.
 /// </summary>
 public sealed class WalsTrainer
 {
@@ -64,34 +68,49 @@ public sealed class WalsTrainer
         var history = new List<IterationReport>();
         var initialLoss = double.NaN;
         IterationReport? pending = null;
+        var cg = _options.Solver == WalsSolver.ConjugateGradient;
+        var zeroUsers = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Users);
+        var zeroItems = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Items);
+        var lossAfterItems = zeroUsers || zeroItems;
 
         for (var iteration = 1; iteration <= _options.Iterations; iteration++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var watch = Stopwatch.StartNew();
 
-            var userStep = RunHalfStep(users, y, x, nItems, threads);
-            var lossBefore = userStep.LossBefore + RegularizationOf(items, y, nUsers);
+            var userStep = RunHalfStep(users, y, x, nItems, threads, zeroUsers && iteration > 1, lossAfter: false);
             var userSeconds = watch.Elapsed.TotalSeconds;
-            if (pending is null)
+            if (!lossAfterItems || iteration == 1)
             {
-                initialLoss = lossBefore;
-            }
-            else
-            {
-                Emit(pending with { Loss = lossBefore });
+                var lossBefore = userStep.LossBefore + RegularizationOf(items, y, nUsers);
+                if (iteration == 1)
+                {
+                    initialLoss = lossBefore;
+                }
+                else
+                {
+                    Emit(pending! with { Loss = lossBefore });
+                }
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            RunHalfStep(items, x, y, nUsers, threads);
+            var itemStep = RunHalfStep(items, x, y, nUsers, threads, zeroItems, lossAfterItems);
             var seconds = watch.Elapsed.TotalSeconds;
-            pending = new IterationReport(iteration, double.NaN, seconds, userSeconds, seconds - userSeconds);
+            var report = new IterationReport(iteration, double.NaN, seconds, userSeconds, seconds - userSeconds);
+            if (lossAfterItems)
+            {
+                Emit(report with { Loss = itemStep.LossAfter + userStep.RegularizationAfter });
+            }
+            else
+            {
+                pending = report;
+            }
         }
         if (pending is not null)
         {
             Emit(pending with { Loss = Loss(users, items, x, y, _options) });
         }
-        else
+        else if (_options.Iterations == 0)
         {
             initialLoss = Loss(users, items, x, y, _options);
         }
@@ -107,8 +126,12 @@ public sealed class WalsTrainer
         }
     }
 
-    /// <summary>Solves the rows of <paramref name="solving"/> against <paramref name="fixedFactors"/>.</summary>
-    private HalfStepResult RunHalfStep(WeightedInteractions solving, float[] fixedFactors, float[] solvingFactors, int fixedCount, int threads)
+    /// <summary>
+    /// Solves the rows of <paramref name="solving"/> against <paramref name="fixedFactors"/>. With
+    /// <paramref name="zeroStart"/> the rows start from zero (their current factors are neither rotated nor read);
+    /// with <paramref name="lossAfter"/> the loss terms at the new factors are computed too (both CG only).
+    /// </summary>
+    private HalfStepResult RunHalfStep(WeightedInteractions solving, float[] fixedFactors, float[] solvingFactors, int fixedCount, int threads, bool zeroStart, bool lossAfter)
     {
         var k = _options.Factors;
         var gram = new double[k * k];
@@ -122,9 +145,12 @@ public sealed class WalsTrainer
         var (q, eigenvalues) = Dense.SymmetricEigen(gram, k);
         var eigenSeconds = watch.Elapsed.TotalSeconds;
         MatrixKernels.MultiplyInPlace(fixedFactors, fixedCount, k, q, threads);
-        MatrixKernels.MultiplyInPlace(solvingFactors, solving.Rows, k, q, threads);
+        if (!zeroStart)
+        {
+            MatrixKernels.MultiplyInPlace(solvingFactors, solving.Rows, k, q, threads);
+        }
         var rotateSeconds = watch.Elapsed.TotalSeconds;
-        var result = HalfStep.SolveConjugateGradientInEigenbasis(solving, fixedFactors, eigenvalues, solvingFactors, fixedCount, _options);
+        var result = HalfStep.SolveConjugateGradientInEigenbasis(solving, fixedFactors, eigenvalues, solvingFactors, fixedCount, _options, zeroStart, lossAfter);
         PhaseTimes?.Invoke(new PhaseTimes(gramSeconds, eigenSeconds - gramSeconds, rotateSeconds - eigenSeconds, watch.Elapsed.TotalSeconds - rotateSeconds));
         return result;
     }

@@ -22,12 +22,13 @@ internal sealed class HyperparameterOptions
     public Option<int> CgSteps { get; } = new("--cg-steps") { Description = "Conjugate-gradient steps per row and half-step.", DefaultValueFactory = _ => Defaults.CgSteps };
     public Option<string> Preconditioner { get; } = new("--cg-preconditioner") { Description = "jacobi (exact diagonal in the eigenbasis of G) or none (plain CG, as the implicit library).", DefaultValueFactory = _ => "jacobi" };
     public Option<string> GatherPrecision { get; } = new("--gather-precision") { Description = "How CG reads the fixed side's rows: float32 (exact) or bfloat16 (a rounded copy, half the bytes: faster on large models).", DefaultValueFactory = _ => "float32" };
+    public Option<string> ZeroStart { get; } = new("--cg-zero-start") { Description = "Sides whose CG rows start from zero instead of their rotated previous factors: none, users, items or both (skips that side's k x k rotation; faster at large k).", DefaultValueFactory = _ => "none" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => Defaults.Seed };
     public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads (per node with --cluster); 0 = all cores.", DefaultValueFactory = _ => 0 };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Transform, Alpha, Beta, Epsilon, Exponent, UnobservedWeight, Factors, Regularization, RegularizationExponent, Iterations, Solver, CgSteps, Preconditioner, GatherPrecision, Seed, Threads })
+        foreach (var option in new Option[] { Transform, Alpha, Beta, Epsilon, Exponent, UnobservedWeight, Factors, Regularization, RegularizationExponent, Iterations, Solver, CgSteps, Preconditioner, GatherPrecision, ZeroStart, Seed, Threads })
         {
             command.Options.Add(option);
         }
@@ -54,6 +55,7 @@ internal sealed class HyperparameterOptions
         CgSteps = result.GetValue(CgSteps),
         CgPreconditioner = InputOptions.ParseEnum<CgPreconditioner>(result.GetValue(Preconditioner)!, "cg-preconditioner"),
         GatherPrecision = InputOptions.ParseEnum<GatherPrecision>(result.GetValue(GatherPrecision)!, "gather-precision"),
+        ZeroStart = InputOptions.ParseEnum<ZeroStartSides>(result.GetValue(ZeroStart)!, "cg-zero-start"),
         Seed = result.GetValue(Seed),
         Threads = result.GetValue(Threads),
     }.Validate();

@@ -184,7 +184,8 @@ internal static class ClusterCommands
 
     internal static string Describe(TrainingProgress p) =>
         $"iteration {p.Iteration,3} {(p.Side == Side.Users ? "users" : "items"),-5}: {p.Seconds:F3} s (slowest shard {p.SlowestShardSeconds:F3} s), {p.FactorBytes / 1e6:F2} MB factor blocks"
-        + (double.IsNaN(p.LossAfterPreviousIteration) ? "" : $", loss before {p.LossAfterPreviousIteration:G7}") + (p.Resends > 0 ? $", {p.Resends} re-sends" : "");
+        + (double.IsNaN(p.LossAfterPreviousIteration) ? "" : $", loss before {p.LossAfterPreviousIteration:G7}")
+        + (double.IsNaN(p.LossAfterIteration) ? "" : $", loss after {p.LossAfterIteration:G7}") + (p.Resends > 0 ? $", {p.Resends} re-sends" : "");
 
     /// <summary>Connects, runs <paramref name="work"/>, leaves the cluster; errors of the cluster become clear messages.</summary>
     internal static (T, int) Run<T>(string seed, Func<WalsClient, Task<(T, int)>> work)
