@@ -281,7 +281,7 @@ public sealed partial class FactorShard : ReceiveActor
         }
         var r = solved.Result;
         var reply = new HalfStepCompleted(solved.Run, solved.Iteration, _side, _shard, r.Rows, PackedSymmetric.Pack(solved.Gram, _block.K),
-            r.ObservedLoss, r.ImplicitLoss, r.RegularizationBefore, r.RegularizationAfter, r.Seconds, null, r.ObservedAfter, r.ImplicitAfter);
+            r.ObservedLoss, r.ImplicitLoss, r.RegularizationBefore, r.RegularizationAfter, r.Seconds, null, r.LossAfter);
         Finish(reply);
         _log.Debug("{0} solved iteration [{1}] in [{2:F3}] s", _entityId, solved.Iteration, r.Seconds);
     }

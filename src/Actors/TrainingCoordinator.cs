@@ -232,7 +232,7 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
             s.ItemRegularization = parts.Sum(c => c.RegularizationAfter);
             if (lossAtItems && !s.Evaluate)
             {
-                lossAfter = parts.Sum(c => c.ObservedAfter + c.ImplicitAfter) + s.ItemRegularization + s.UserRegularization;
+                lossAfter = parts.Sum(c => c.LossAfter) + s.UserRegularization;
                 s.Losses.Add(lossAfter);
             }
         }

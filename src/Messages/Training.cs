@@ -76,14 +76,15 @@ public sealed record FactorBlock(string Run, int Iteration, Side Side, int Shard
 /// <summary>
 /// Reply to <see cref="BeginHalfStep"/>: the shard solved (or evaluated) its rows. PartialGram is X_s^T X_s of its new
 /// factors (packed); the loss terms are those of Core's HalfStepResult at the factors before the solve (0 for rows
-/// that started from zero), and <paramref name="ObservedAfter"/> / <paramref name="ImplicitAfter"/> those at the new
-/// factors where the run computes its loss after the item half-step (ZeroStart; NaN otherwise).
+/// that started from zero), and <paramref name="LossAfter"/> the shard's share of the objective at the new factors
+/// (observed + implicit terms + its rows' regularization) where the run computes its loss after the item half-step
+/// (ZeroStart; NaN otherwise).
 /// <paramref name="Failure"/> says why the shard could not solve (non-finite factors, a missing run).
 /// </summary>
 public sealed record HalfStepCompleted(
     string Run, int Iteration, Side Side, int Shard, int Rows, double[] PartialGram,
     double ObservedLoss, double ImplicitLoss, double RegularizationBefore, double RegularizationAfter, double Seconds, string? Failure,
-    double ObservedAfter = double.NaN, double ImplicitAfter = double.NaN) : IWalsMessage;
+    double LossAfter = double.NaN) : IWalsMessage;
 
 /// <summary>Coordinator to the submitter of a run: half-step (<paramref name="Iteration"/>, <paramref name="Side"/>)
 /// finished. <paramref name="LossAfterPreviousIteration"/> is the full objective after iteration Iteration-1 (known

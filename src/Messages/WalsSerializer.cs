@@ -195,7 +195,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case HalfStepCompleted m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Rows); w.Doubles(m.PartialGram);
                 w.Double(m.ObservedLoss); w.Double(m.ImplicitLoss); w.Double(m.RegularizationBefore); w.Double(m.RegularizationAfter); w.Double(m.Seconds);
-                w.String(m.Failure); w.Double(m.ObservedAfter); w.Double(m.ImplicitAfter);
+                w.String(m.Failure); w.Double(m.LossAfter);
                 break;
             case TrainingProgress m:
                 w.String(m.Run); w.Int(m.Iteration); w.Byte((byte)m.Side); w.Int(m.Shards); w.Double(m.Seconds); w.Double(m.SlowestShardSeconds);
@@ -349,7 +349,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             FactorsPublishedManifest => new FactorsPublished(r.String(), r.Int(), (Side)r.Byte(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Long()),
             FactorBlockManifest => new FactorBlock(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Int(), r.Int(), r.Int(), r.Ints(), r.PooledFloats()),
             HalfStepCompletedManifest => new HalfStepCompleted(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Int(), r.Doubles(),
-                r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString(), r.Double(), r.Double()),
+                r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.NullableString(), r.Double()),
             TrainingProgressManifest => new TrainingProgress(r.String(), r.Int(), (Side)r.Byte(), r.Int(), r.Double(), r.Double(), r.Long(), r.Int(), r.Double(), r.Double()),
             TrainingCompletedManifest => new TrainingCompleted(r.String(), r.Int(), r.Double(), r.Doubles(), r.Double()),
             TrainingFailedManifest => new TrainingFailed(r.String(), r.String()),

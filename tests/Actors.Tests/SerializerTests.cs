@@ -27,7 +27,7 @@ public sealed class SerializerTests : IDisposable
         new FactorsPublished("run-1", 4, Side.Users, Side.Items, 1, 3, 100, 6800),
         new FactorBlock("run-1", 4, Side.Users, 2, 1, 1, 2, 3, [5, 9], [1f, 2f, float.Epsilon, -0f, 5f, 6f]),
         new HalfStepCompleted("run-1", 4, Side.Items, 0, 12, [1, 2, 3], 1.5, 2.5, 3.5, 4.5, 0.001, null),
-        new HalfStepCompleted("run-1", 4, Side.Items, 0, 12, [1, 2, 3], 0, 0, 0, 4.5, 0.001, null, -7.25, 8.5),
+        new HalfStepCompleted("run-1", 4, Side.Items, 0, 12, [1, 2, 3], 0, 0, 0, 4.5, 0.001, null, -7.25),
         new TrainingProgress("run-1", 2, Side.Items, 4, 1.25, 0.5, 1 << 30, 1, double.NaN),
         new TrainingProgress("run-1", 2, Side.Items, 4, 1.25, 0.5, 1 << 30, 1, double.NaN, 1234.5),
         new StartTrainingRun("run-3", Parameters with { ZeroStart = 3 }, 10, 20, [1, 2], [3, 4], [5, 6, 7], [8, 9, 10]),

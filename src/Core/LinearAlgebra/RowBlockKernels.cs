@@ -126,15 +126,6 @@ public static class RowBlockKernels
         return zeroStart ? 0 : Loss4(t0, t1, t2, t3, cp0, cp1, cp2, cp3, cw0, cw1, cw2, cw3);
     }
 
-    /// <summary>The observed loss of four entries at x, sum cp_j (1 - 2 t_j) + cw_j t_j^2 with t_j = y_j . x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static double Observed4(ref float y0, ref float y1, ref float y2, ref float y3,
-        float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3, ref float x, int k)
-    {
-        var (t0, t1, t2, t3) = Dots4(ref y0, ref y1, ref y2, ref y3, ref x, k);
-        return Loss4(t0, t1, t2, t3, cp0, cp1, cp2, cp3, cw0, cw1, cw2, cw3);
-    }
-
     private static double Loss4(float t0, float t1, float t2, float t3,
         float cp0, float cp1, float cp2, float cp3, float cw0, float cw1, float cw2, float cw3) =>
         cp0 * (1.0 - 2.0 * t0) + (double)cw0 * t0 * t0

@@ -68,8 +68,8 @@ public static class HalfStep
     /// <summary>
     /// As above. With <paramref name="zeroStart"/> every row starts from x = 0 (the values in <paramref name="factors"/>
     /// are not read, and the result's before-terms are 0); with <paramref name="lossAfter"/> the result also carries
-    /// the observed and implicit loss terms at the new factors (<see cref="HalfStepResult.LossAfter"/>), computed from
-    /// the rows the solve has gathered.
+    /// the rows' share of the objective at the new factors (<see cref="HalfStepResult.LossAfter"/>), tracked through
+    /// the CG steps at O(k) per step: no extra pass over the rows.
     /// </summary>
     public static HalfStepResult SolveConjugateGradientInEigenbasis(WeightedInteractions rows, float[] fixedFactors, float[] eigenvalues, float[] factors, int fixedSideCount, WalsOptions options, bool zeroStart, bool lossAfter) =>
         SolveConjugateGradientInEigenbasis(rows, fixedFactors, eigenvalues, factors, fixedSideCount, options, MaxGatherFloats, zeroStart, lossAfter);
@@ -143,7 +143,7 @@ public static class HalfStep
             throw new NonFiniteFactorsException(failure(failed));
         }
         return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds,
-            lossAfter ? totals.ObservedAfter : double.NaN, lossAfter ? totals.ImplicitAfter : double.NaN);
+            lossAfter ? totals.LossAfter : double.NaN);
     }
 
     private static double SquaredNorm(ReadOnlySpan<float> x)
@@ -251,6 +251,25 @@ public static class HalfStep
         ws.Implicit += (double)w0 * eigXX;
         ws.RegBefore += lambdaU * (double)xx;
 
+        // The row's share of the objective is l(x) = sum cp + x^T A' x - 2 b^T x (the observed terms, w0 x^T L x and
+        // lambda_u |x|^2); each CG step x += a p changes it by -2 a (p . r) + a^2 (p . A'p), so with lossAfter the loss at
+        // the solution is tracked from the loss at the start (computed above, or sum cp at x = 0) at O(k) per step.
+        var loss = 0.0;
+        if (lossAfter)
+        {
+            if (zeroStart)
+            {
+                foreach (var v in cp)
+                {
+                    loss += v;
+                }
+            }
+            else
+            {
+                loss = observed + (double)w0 * eigXX + lambdaU * (double)xx;
+            }
+        }
+
         var beta = 0f;
         for (var step = 0; step < steps; step++)
         {
@@ -266,50 +285,19 @@ public static class HalfStep
             {
                 break;
             }
-            var rzNew = CgKernels.Update(rz / pap, p, ap, minv, x, r, z);
+            var alpha = rz / pap;
+            if (lossAfter)
+            {
+                loss += alpha * (alpha * (double)pap - 2.0 * VectorKernels.Dot(p, r));
+            }
+            var rzNew = CgKernels.Update(alpha, p, ap, minv, x, r, z);
             beta = rzNew / rz;
             rz = rzNew;
         }
         if (lossAfter)
         {
-            ws.ObservedAfter += ObservedAt(ref fixedStart, ref bufferStart, columns, cw, cp, gather, x);
-            ws.ImplicitAfter += (double)w0 * WeightedSquares(eigenvalues, x);
+            ws.LossAfter += loss;
         }
-    }
-
-    /// <summary>sum over the row's entries of cp (1 - 2 t) + cw t^2 with t = y'_j . x, four entries at a time.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double ObservedAt(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp, bool gather, Span<float> x)
-    {
-        var k = x.Length;
-        var n = columns.Length;
-        ref var rx = ref MemoryMarshal.GetReference(x);
-        double observed = 0;
-        var j = 0;
-        for (; j <= n - 4; j += 4)
-        {
-            observed += RowBlockKernels.Observed4(
-                ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 1, k, gather),
-                ref Row(ref fixedStart, ref bufferStart, columns, j + 2, k, gather), ref Row(ref fixedStart, ref bufferStart, columns, j + 3, k, gather),
-                cp[j], cp[j + 1], cp[j + 2], cp[j + 3], cw[j], cw[j + 1], cw[j + 2], cw[j + 3], ref rx, k);
-        }
-        for (; j < n; j++)
-        {
-            var t = (double)VectorKernels.Dot(MemoryMarshal.CreateReadOnlySpan(ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather), k), x);
-            observed += cp[j] * (1.0 - 2.0 * t) + cw[j] * t * t;
-        }
-        return observed;
-    }
-
-    /// <summary>sum_j e_j x_j^2 (x^T G x in the eigenbasis, G = diag(e)).</summary>
-    private static double WeightedSquares(ReadOnlySpan<float> eigenvalues, ReadOnlySpan<float> x)
-    {
-        double sum = 0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            sum += (double)eigenvalues[i] * x[i] * x[i];
-        }
-        return sum;
     }
 
     /// <summary>Prefetches the fixed-side rows of the first entries of <paramref name="row"/> and its own factors.</summary>
@@ -484,7 +472,7 @@ public static class HalfStep
 
     private sealed class Accumulator
     {
-        public double Observed, Implicit, RegBefore, RegAfter, ObservedAfter, ImplicitAfter;
+        public double Observed, Implicit, RegBefore, RegAfter, LossAfter;
 
         public void Add(CgWorkspace ws)
         {
@@ -494,8 +482,7 @@ public static class HalfStep
                 Implicit += ws.Implicit;
                 RegBefore += ws.RegBefore;
                 RegAfter += ws.RegAfter;
-                ObservedAfter += ws.ObservedAfter;
-                ImplicitAfter += ws.ImplicitAfter;
+                LossAfter += ws.LossAfter;
             }
         }
     }
@@ -529,7 +516,7 @@ internal sealed class CgWorkspace
     private double[]? _denseA;
     private double[]? _denseB;
 
-    public double Observed, Implicit, RegBefore, RegAfter, ObservedAfter, ImplicitAfter;
+    public double Observed, Implicit, RegBefore, RegAfter, LossAfter;
 
     private float[] _scratch = [];
 

@@ -33,7 +33,7 @@ public sealed record TrainedFactors(int Users, int Items, int Factors, float[] U
 /// half-step (each observed x.y is needed there anyway); after the last iteration one extra pass computes it.
 /// With <see cref="WalsOptions.ZeroStart"/> the rows that start from zero are not rotated and have no loss before
 /// their solve, so the loss is instead computed at the end of each item half-step from the user rows it has gathered
-/// (the observed terms at the new item factors, plus w0 y^T diag(eigenvalues of G_X) y per item row). The first user
+/// (each item row's share of the objective, tracked through its CG steps at O(k) per step). The first user
 /// half-step always starts warm, from the initial factors, so that its first pass gives the initial loss.
 /// </summary>
 public sealed class WalsTrainer
