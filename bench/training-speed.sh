@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training speed on the shared data sets, 2 threads, CG 3 steps: the figures of docs/benchmarks.md.
 # Usage: bash bench/training-speed.sh [ITERATIONS]   (needs ../shared/datasets; prints each run's per-iteration lines)
-# The synthetic k 256 line runs twice per gather precision, alternating (this machine kind's timings drift).
+# The synthetic k 256 lines run twice per setting, alternating (this machine kind's timings drift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations=${1:-5}
@@ -16,6 +16,10 @@ run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform
 for g in float32 bfloat16; do
   run --input $D/synthetic-9.6m/interactions.csv.gz --factors 64 --iterations "$iterations" --phases --gather-precision $g
 done
-for g in float32 bfloat16 float32 bfloat16; do
-  run --input $D/synthetic-9.6m/interactions.csv.gz --factors 256 --iterations "$iterations" --phases --gather-precision $g
+# factors 256: float32, bfloat16, and bfloat16 with the user rows started from zero (--cg-zero-start users), alternating.
+for pass in 1 2; do
+  for z in "float32 none" "bfloat16 none" "bfloat16 users"; do
+    set -- $z
+    run --input $D/synthetic-9.6m/interactions.csv.gz --factors 256 --iterations "$iterations" --phases --gather-precision "$1" --cg-zero-start "$2"
+  done
 done
