@@ -227,7 +227,7 @@ public sealed partial class FactorShard : ReceiveActor
             if (block.Options.Solver == WalsSolver.Cholesky)
             {
                 current.AsSpan().CopyTo(spare);
-                result = HalfStep.SolveCholesky(block.Interactions, collector.Buffer, gram, spare, fixedCount, block.Options);
+                result = HalfStep.SolveCholesky(block.Interactions, collector.Buffer, gram, spare, fixedCount, block.Options, lossAfter: _side == Side.Items);
             }
             else
             {
@@ -248,14 +248,14 @@ public sealed partial class FactorShard : ReceiveActor
     }
 
     /// <summary>
-    /// Whether this side's rows start from zero in <paramref name="iteration"/>, and whether the half-step computes the
-    /// loss after its solve (item half-steps of runs with a zero start): the rules of Core's WalsTrainer.
+    /// Whether this side's CG rows start from zero in <paramref name="iteration"/>, and whether the half-step computes the
+    /// loss after its solve (every item half-step): the rules of Core's WalsTrainer.
     /// </summary>
     internal static (bool ZeroStart, bool LossAfter) ZeroStartOf(WalsOptions options, Side side, int iteration)
     {
         var sides = options.Solver == WalsSolver.ConjugateGradient ? options.ZeroStart : ZeroStartSides.None;
         var zero = side == Side.Users ? sides.HasFlag(ZeroStartSides.Users) && iteration > 1 : sides.HasFlag(ZeroStartSides.Items);
-        return (zero, sides != ZeroStartSides.None && side == Side.Items);
+        return (zero, side == Side.Items);
     }
 
     /// <summary>The collector of <paramref name="iteration"/>; the next half-step's reuses the shard's block buffer.</summary>

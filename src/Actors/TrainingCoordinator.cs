@@ -205,43 +205,33 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
         var seconds = s.StepWatch.Elapsed.TotalSeconds;
         var lossAfterPrevious = double.NaN;
         var lossAfter = double.NaN;
-        // With a zero start the loss comes from the end of each item half-step (the shards' after-terms), and only
-        // the first user half-step (warm) gives the loss before it: the rules of Core's WalsTrainer.
-        var lossAtItems = s.Start.Parameters.ZeroStart != 0 && s.Start.Parameters.Solver == (byte)WalsSolver.ConjugateGradient;
+        // The loss after iteration t comes from the end of its item half-step (the item shards' share at their new
+        // factors plus the users' regularization); the first user half-step gives the initial loss: the rules of Core's
+        // WalsTrainer.
         if (s.Side == Side.Users)
         {
             s.GramUsers = gram;
             s.UserRegularization = parts.Sum(c => c.RegularizationAfter);
-            if (!lossAtItems || s.Iteration == 1)
+            if (s.Iteration == 1)
             {
                 // The objective at the factors before this user half-step: its users' terms plus the items' regularization.
                 lossAfterPrevious = lossBefore + s.ItemRegularization;
-                if (s.Iteration == 1)
-                {
-                    s.InitialLoss = lossAfterPrevious;
-                }
-                else
-                {
-                    s.Losses.Add(lossAfterPrevious);
-                }
+                s.InitialLoss = lossAfterPrevious;
             }
         }
         else
         {
             s.GramItems = gram;
             s.ItemRegularization = parts.Sum(c => c.RegularizationAfter);
-            if (lossAtItems && !s.Evaluate)
-            {
-                lossAfter = parts.Sum(c => c.LossAfter) + s.UserRegularization;
-                s.Losses.Add(lossAfter);
-            }
+            lossAfter = parts.Sum(c => c.LossAfter) + s.UserRegularization;
+            s.Losses.Add(lossAfter);
         }
         var bytes = s.Published.Values.Sum();
         s.Submitter.Tell(new TrainingProgress(s.Start.Run, s.Iteration, s.Side, shards, seconds, parts.Max(c => c.Seconds), bytes, s.Resends, lossAfterPrevious, lossAfter));
         _log.Info("coordinator run [{0}] iteration [{1}] [{2}] done in [{3:F3}] s, [{4}] factor bytes, loss before / after [{5}]", s.Start.Run, s.Iteration, s.Side, seconds, bytes, $"{lossAfterPrevious:G7} / {lossAfter:G7}");
 
         var iterations = s.Start.Parameters.Iterations;
-        if (s.Evaluate || (lossAtItems && s.Side == Side.Items && s.Iteration == iterations))
+        if (s.Evaluate || (s.Side == Side.Items && s.Iteration == iterations))
         {
             s.Submitter.Tell(new TrainingCompleted(s.Start.Run, iterations, s.InitialLoss, s.Losses.ToArray(), s.Watch.Elapsed.TotalSeconds));
             _log.Info("coordinator completed run [{0}] in [{1:F2}] s", s.Start.Run, s.Watch.Elapsed.TotalSeconds);
@@ -255,9 +245,7 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
         }
         else
         {
-            // After the last item half-step one evaluate-only user pass gives the final objective (not needed when the
-            // item half-steps compute it).
-            StartHalfStep(s, s.Iteration + 1, Side.Users, evaluate: s.Iteration == iterations);
+            StartHalfStep(s, s.Iteration + 1, Side.Users, evaluate: false);
         }
     }
 

@@ -77,8 +77,7 @@ public sealed record FactorBlock(string Run, int Iteration, Side Side, int Shard
 /// Reply to <see cref="BeginHalfStep"/>: the shard solved (or evaluated) its rows. PartialGram is X_s^T X_s of its new
 /// factors (packed); the loss terms are those of Core's HalfStepResult at the factors before the solve (0 for rows
 /// that started from zero), and <paramref name="LossAfter"/> the shard's share of the objective at the new factors
-/// (observed + implicit terms + its rows' regularization) where the run computes its loss after the item half-step
-/// (ZeroStart; NaN otherwise).
+/// (observed + implicit terms + its rows' regularization) on item half-steps (NaN on user half-steps).
 /// <paramref name="Failure"/> says why the shard could not solve (non-finite factors, a missing run).
 /// </summary>
 public sealed record HalfStepCompleted(
@@ -87,10 +86,9 @@ public sealed record HalfStepCompleted(
     double LossAfter = double.NaN) : IWalsMessage;
 
 /// <summary>Coordinator to the submitter of a run: half-step (<paramref name="Iteration"/>, <paramref name="Side"/>)
-/// finished. <paramref name="LossAfterPreviousIteration"/> is the full objective after iteration Iteration-1 (known
-/// from the user half-step's first pass; NaN on item half-steps, and after the first iteration when rows start from
-/// zero). <paramref name="LossAfterIteration"/> is the objective after this iteration where it is known at the end of
-/// the item half-step (runs with ZeroStart; NaN otherwise).</summary>
+/// finished. <paramref name="LossAfterPreviousIteration"/> is the objective before training, from the first user
+/// half-step's first pass (NaN on every other half-step). <paramref name="LossAfterIteration"/> is the objective after
+/// this iteration, known at the end of its item half-step (NaN on user half-steps).</summary>
 public sealed record TrainingProgress(
     string Run, int Iteration, Side Side, int Shards, double Seconds, double SlowestShardSeconds,
     long FactorBytes, int Resends, double LossAfterPreviousIteration, double LossAfterIteration = double.NaN) : IWalsMessage;

@@ -365,7 +365,10 @@ public static class HalfStep
         ref gather ? ref Unsafe.Add(ref bufferStart, j * k) : ref Unsafe.Add(ref fixedStart, columns[j] * k);
 
     /// <summary>The Cholesky half-step in the original basis (exact solve per row in double precision).</summary>
-    public static HalfStepResult SolveCholesky(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options)
+    /// <remarks>With <paramref name="lossAfter"/> the result carries the rows' share of the objective at the solution:
+    /// there A x = b, so l(x) = sum c p + x^T A x - 2 b^T x = sum c p - b^T x.</remarks>
+    public static HalfStepResult SolveCholesky(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int fixedSideCount, WalsOptions options,
+        bool lossAfter = false)
     {
         var k = options.Factors;
         var w0 = options.UnobservedWeight;
@@ -415,17 +418,31 @@ public static class HalfStep
                 ws.Observed += observed;
                 ws.Implicit += implicitLoss;
                 ws.RegBefore += lambdaU * xx;
+                var rhs = ws.DenseRhs;
+                bd.AsSpan(0, k).CopyTo(rhs);
                 if (!Dense.CholeskySolveInPlace(a, k, bd))
                 {
                     return false;
                 }
+                double bx = 0;
                 for (var i = 0; i < k; i++)
                 {
                     x[i] = (float)bd[i];
+                    bx += rhs[i] * bd[i];
+                }
+                if (lossAfter)
+                {
+                    double sumCp = 0;
+                    for (var e = start; e < start + n; e++)
+                    {
+                        sumCp += rows.Cp[e];
+                    }
+                    ws.LossAfter += sumCp - bx;
                 }
                 return true;
             },
-            u => $"Row {u}: A_u is not positive definite or its solution is not finite in the Cholesky half-step; raise the regularization.");
+            u => $"Row {u}: A_u is not positive definite or its solution is not finite in the Cholesky half-step; raise the regularization.",
+            lossAfter);
     }
 
     /// <summary>a (upper triangle) += w y y^T, in double.</summary>
@@ -513,6 +530,8 @@ internal sealed class CgWorkspace
 
     public double[] DenseA => _denseA ??= new double[_k * _k];
     public double[] DenseB => _denseB ??= new double[_k];
+    public double[] DenseRhs => _denseRhs ??= new double[_k];
+    private double[]? _denseRhs;
     private double[]? _denseA;
     private double[]? _denseB;
 

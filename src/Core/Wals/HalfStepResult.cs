@@ -11,8 +11,8 @@ namespace WalsCluster.Core.Wals;
 /// <param name="RegularizationAfter">sum of lambda_u |x_u|^2 at the new factors.</param>
 /// <param name="Seconds">Wall time of the solve.</param>
 /// <param name="LossAfter">The block's share of the objective at the NEW factors (observed + implicit terms + the block's
-/// regularization, without the other side's), when the solve was asked for it (a CG half-step with the loss after;
-/// NaN otherwise). It is tracked through the CG steps, so with bfloat16 gathers it is that against the rounded rows.</param>
+/// regularization, without the other side's), when the solve was asked for it (NaN otherwise). CG tracks it through
+/// its steps (with bfloat16 gathers, against the rounded rows); Cholesky has it as sum c p - b^T y at the solution.</param>
 /// <remarks>A row solved from a zero start has no loss before: its before-terms are 0.</remarks>
 public sealed record HalfStepResult(int Rows, double ObservedLoss, double ImplicitLoss, double RegularizationBefore, double RegularizationAfter, double Seconds,
     double LossAfter = double.NaN)

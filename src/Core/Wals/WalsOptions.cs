@@ -129,8 +129,7 @@ public sealed record WalsOptions
     /// Sides whose CG row solves start from zero rather than warm from the previous factors. A warm start needs the
     /// previous factors rotated into the half-step's eigenbasis, one dense k x k product over all the side's rows (at
     /// k 256 and 500,000 users about 67 GFLOP per iteration); a zero start skips it and the dot products of the first
-    /// pass. With a zero start the iteration's loss is computed at the end of the item half-step from the rows it has
-    /// gathered. The first user half-step starts warm whatever this says (its first pass gives the initial loss). CG only.
+    /// pass. The first user half-step starts warm whatever this says (its first pass gives the initial loss). CG only.
     /// </summary>
     public ZeroStartSides ZeroStart { get; init; } = ZeroStartSides.None;
 

@@ -29,12 +29,13 @@ public sealed record TrainedFactors(int Users, int Items, int Factors, float[] U
 /// rotated by Q (two GEMMs). Scores x . y are invariant under the common rotation, so the model is the same
 /// model; only its basis moves.
 ///
-/// The loss of the factors after iteration t is computed for free in the first pass of iteration t+1's user
-/// half-step (each observed x.y is needed there anyway); after the last iteration one extra pass computes it.
-/// With <see cref="WalsOptions.ZeroStart"/> the rows that start from zero are not rotated and have no loss before
-/// their solve, so the loss is instead computed at the end of each item half-step from the user rows it has gathered
-/// (each item row's share of the objective, tracked through its CG steps at O(k) per step). The first user
-/// half-step always starts warm, from the initial factors, so that its first pass gives the initial loss.
+/// The loss of the factors after iteration t is known at the end of its item half-step, at O(k) per item row: with the
+/// user factors fixed, an item row's share of the objective is l(y) = sum c p + y^T A y - 2 b^T y, known at the row's
+/// start (the first pass computes its observed terms anyway) and changed by a known amount by each CG step (Cholesky:
+/// l = sum c p - b^T y at the exact solution); with the users' regularization that is the whole objective, so no pass
+/// is needed after the last iteration. The first user half-step's first pass gives the initial loss.
+/// With <see cref="WalsOptions.ZeroStart"/> the rows that start from zero are not rotated (the first user half-step
+/// starts warm anyway, for the initial loss).
 /// </summary>
 public sealed class WalsTrainer
 {
@@ -67,11 +68,9 @@ public sealed class WalsTrainer
         var nItems = items.Rows;
         var history = new List<IterationReport>();
         var initialLoss = double.NaN;
-        IterationReport? pending = null;
         var cg = _options.Solver == WalsSolver.ConjugateGradient;
         var zeroUsers = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Users);
         var zeroItems = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Items);
-        var lossAfterItems = zeroUsers || zeroItems;
 
         for (var iteration = 1; iteration <= _options.Iterations; iteration++)
         {
@@ -80,37 +79,17 @@ public sealed class WalsTrainer
 
             var userStep = RunHalfStep(users, y, x, nItems, threads, zeroUsers && iteration > 1, lossAfter: false);
             var userSeconds = watch.Elapsed.TotalSeconds;
-            if (!lossAfterItems || iteration == 1)
+            if (iteration == 1)
             {
-                var lossBefore = userStep.LossBefore + RegularizationOf(items, y, nUsers);
-                if (iteration == 1)
-                {
-                    initialLoss = lossBefore;
-                }
-                else
-                {
-                    Emit(pending! with { Loss = lossBefore });
-                }
+                initialLoss = userStep.LossBefore + RegularizationOf(items, y, nUsers);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            var itemStep = RunHalfStep(items, x, y, nUsers, threads, zeroItems, lossAfterItems);
+            var itemStep = RunHalfStep(items, x, y, nUsers, threads, zeroItems, lossAfter: true);
             var seconds = watch.Elapsed.TotalSeconds;
-            var report = new IterationReport(iteration, double.NaN, seconds, userSeconds, seconds - userSeconds);
-            if (lossAfterItems)
-            {
-                Emit(report with { Loss = itemStep.LossAfter + userStep.RegularizationAfter });
-            }
-            else
-            {
-                pending = report;
-            }
+            Emit(new IterationReport(iteration, itemStep.LossAfter + userStep.RegularizationAfter, seconds, userSeconds, seconds - userSeconds));
         }
-        if (pending is not null)
-        {
-            Emit(pending with { Loss = Loss(users, items, x, y, _options) });
-        }
-        else if (_options.Iterations == 0)
+        if (_options.Iterations == 0)
         {
             initialLoss = Loss(users, items, x, y, _options);
         }
@@ -128,8 +107,8 @@ public sealed class WalsTrainer
 
     /// <summary>
     /// Solves the rows of <paramref name="solving"/> against <paramref name="fixedFactors"/>. With
-    /// <paramref name="zeroStart"/> the rows start from zero (their current factors are neither rotated nor read);
-    /// with <paramref name="lossAfter"/> the loss terms at the new factors are computed too (both CG only).
+    /// <paramref name="zeroStart"/> the rows start from zero (their current factors are neither rotated nor read; CG only);
+    /// with <paramref name="lossAfter"/> the rows' share of the objective at the new factors is computed too.
     /// </summary>
     private HalfStepResult RunHalfStep(WeightedInteractions solving, float[] fixedFactors, float[] solvingFactors, int fixedCount, int threads, bool zeroStart, bool lossAfter)
     {
@@ -140,7 +119,7 @@ public sealed class WalsTrainer
         var gramSeconds = watch.Elapsed.TotalSeconds;
         if (_options.Solver == WalsSolver.Cholesky)
         {
-            return HalfStep.SolveCholesky(solving, fixedFactors, gram, solvingFactors, fixedCount, _options);
+            return HalfStep.SolveCholesky(solving, fixedFactors, gram, solvingFactors, fixedCount, _options, lossAfter);
         }
         var (q, eigenvalues) = Dense.SymmetricEigen(gram, k);
         var eigenSeconds = watch.Elapsed.TotalSeconds;

@@ -4,7 +4,7 @@ using WalsCluster.Core.Wals;
 
 namespace WalsCluster.Core.Tests.Wals;
 
-/// <summary>CG rows started from zero (<see cref="WalsOptions.ZeroStart"/>) and the loss computed after a half-step.</summary>
+/// <summary>CG rows started from zero (<see cref="WalsOptions.ZeroStart"/>) and the loss computed at the end of a half-step.</summary>
 public sealed class ZeroStartTests
 {
     private static (WeightedInteractions Users, WeightedInteractions Items, float[] Y, float[] X, float[] Eigenvalues) RotatedProblem(int seed, int users, int items, int k, WalsOptions o)
@@ -79,6 +79,19 @@ public sealed class ZeroStartTests
         Assert.True(zero.History[^1].Loss < zero.History[0].Loss, "Training from zero starts did not lower the objective.");
         // Fewer effective CG steps per row than a warm start, so at most a little above its objective.
         Assert.InRange(zero.FinalLoss, warm.FinalLoss * (1 - 1e-3), warm.FinalLoss * (1 + 5e-3));
+    }
+
+    [Theory]
+    [InlineData(WalsSolver.ConjugateGradient, GatherPrecision.Float32)]
+    [InlineData(WalsSolver.Cholesky, GatherPrecision.Float32)]
+    public void The_loss_reported_after_the_item_half_step_is_the_objective_of_the_final_factors(WalsSolver solver, GatherPrecision precision)
+    {
+        var r = DenseReference.RandomMatrix(new Random(12), 45, 60, 0.25, allowNegative: false);
+        var o = new WalsOptions { Factors = 7, Iterations = 4, Solver = solver, GatherPrecision = precision, Regularization = 0.2f, UnobservedWeight = 0.6f, Alpha = 2f, Threads = 2 };
+        var trained = new WalsTrainer(o).Train(r);
+        var users = WeightedInteractions.Build(r, o);
+        var truth = WalsTrainer.Loss(users, users.Transpose(), trained.UserFactors, trained.ItemFactors, o);
+        Assert.Equal(truth, trained.FinalLoss, Math.Abs(truth) * 1e-6);
     }
 
     [Fact]
