@@ -59,14 +59,13 @@ internal static class TrainingRunner
         // Gram F^T F (symmetric half computed): k^2 per fixed row; rotations of both sides: 2 * 2 k^2 per row;
         // CG: first pass 8k per entry, each step 4k per entry + 6k per row; eigendecomposition ~ 9 k^3 per half-step.
         var steps = options.CgSteps;
-        // A zero-started side skips its rotation (2 k^2 per row) and the dot products of its first pass (2k per entry);
-        // with any zero start the item half-step computes the loss after its solve (2k per entry).
+        // A zero-started side skips its rotation (2 k^2 per row) and the dot products of its first pass (2k per entry).
+        // (The loss tracked through the item rows' CG steps costs 2k per row and step, left out like the other O(k) terms.)
         var zeroUsers = options.ZeroStart.HasFlag(ZeroStartSides.Users);
         var zeroItems = options.ZeroStart.HasFlag(ZeroStartSides.Items);
         var skippedRotations = 2 * k * k * ((zeroUsers ? matrix.Rows : 0) + (zeroItems ? matrix.Columns : 0));
         var zeroSides = (zeroUsers ? 1 : 0) + (zeroItems ? 1 : 0);
-        var lossPass = options.ZeroStart == ZeroStartSides.None ? 0 : 2 * k * nnz;
-        var flops = rows * k * k + 4 * rows * k * k - skippedRotations + 2 * nnz * (8 * k + steps * 4 * k) - zeroSides * 2 * k * nnz + lossPass
+        var flops = rows * k * k + 4 * rows * k * k - skippedRotations + 2 * nnz * (8 * k + steps * 4 * k) - zeroSides * 2 * k * nnz
             + rows * steps * 6 * k + 2 * 9 * k * k * k;
         Console.WriteLine($"median seconds per iteration: {median:F3}; flops per iteration: {flops / 1e9:F2} G; {flops / median / 1e9:F1} GFLOP/s; final loss {trained.FinalLoss:G6}");
         return 0;
