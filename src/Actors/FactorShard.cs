@@ -223,11 +223,13 @@ public sealed partial class FactorShard : ReceiveActor
                 return new Solved(run, iteration, null, block.Evaluate(collector.Buffer, gram, own), own);
             }
             var threads = block.Options.EffectiveThreads;
+            // The loss after each iteration comes from its item half-step (the rules of Core's WalsTrainer).
+            var lossAfter = _side == Side.Items;
             HalfStepResult result;
             if (block.Options.Solver == WalsSolver.Cholesky)
             {
                 current.AsSpan().CopyTo(spare);
-                result = HalfStep.SolveCholesky(block.Interactions, collector.Buffer, gram, spare, fixedCount, block.Options, lossAfter: _side == Side.Items);
+                result = HalfStep.SolveCholesky(block.Interactions, collector.Buffer, gram, spare, fixedCount, block.Options, lossAfter);
             }
             else
             {
@@ -235,7 +237,7 @@ public sealed partial class FactorShard : ReceiveActor
                 // rotate our warm start into it too (x' = x Q), run CG there and keep the solution in that basis.
                 // Rows that start from zero skip the rotation (the first user half-step starts warm, as the engine's).
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                var (zeroStart, lossAfter) = ZeroStartOf(block.Options, _side, iteration);
+                var zeroStart = block.Options.StartsFromZero(_side == Side.Users, iteration);
                 if (!zeroStart)
                 {
                     ShardBlock.Rotate(current, spare, block.Rows, k, rotation, threads);
@@ -245,17 +247,6 @@ public sealed partial class FactorShard : ReceiveActor
             }
             return new Solved(run, iteration, spare, result, block.Gram(spare));
         }).PipeTo(Self, failure: e => new SolveFailed(run, iteration, (e is AggregateException a ? a.GetBaseException() : e).Message));
-    }
-
-    /// <summary>
-    /// Whether this side's CG rows start from zero in <paramref name="iteration"/>, and whether the half-step computes the
-    /// loss after its solve (every item half-step): the rules of Core's WalsTrainer.
-    /// </summary>
-    internal static (bool ZeroStart, bool LossAfter) ZeroStartOf(WalsOptions options, Side side, int iteration)
-    {
-        var sides = options.Solver == WalsSolver.ConjugateGradient ? options.ZeroStart : ZeroStartSides.None;
-        var zero = side == Side.Users ? sides.HasFlag(ZeroStartSides.Users) && iteration > 1 : sides.HasFlag(ZeroStartSides.Items);
-        return (zero, side == Side.Items);
     }
 
     /// <summary>The collector of <paramref name="iteration"/>; the next half-step's reuses the shard's block buffer.</summary>

@@ -419,16 +419,17 @@ public static class HalfStep
                 ws.Implicit += implicitLoss;
                 ws.RegBefore += lambdaU * xx;
                 var rhs = ws.DenseRhs;
-                bd.AsSpan(0, k).CopyTo(rhs);
+                if (lossAfter)
+                {
+                    bd.AsSpan(0, k).CopyTo(rhs);
+                }
                 if (!Dense.CholeskySolveInPlace(a, k, bd))
                 {
                     return false;
                 }
-                double bx = 0;
                 for (var i = 0; i < k; i++)
                 {
                     x[i] = (float)bd[i];
-                    bx += rhs[i] * bd[i];
                 }
                 if (lossAfter)
                 {
@@ -436,6 +437,11 @@ public static class HalfStep
                     for (var e = start; e < start + n; e++)
                     {
                         sumCp += rows.Cp[e];
+                    }
+                    double bx = 0;
+                    for (var i = 0; i < k; i++)
+                    {
+                        bx += rhs[i] * bd[i];
                     }
                     ws.LossAfter += sumCp - bx;
                 }

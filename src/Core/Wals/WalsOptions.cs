@@ -133,6 +133,14 @@ public sealed record WalsOptions
     /// </summary>
     public ZeroStartSides ZeroStart { get; init; } = ZeroStartSides.None;
 
+    /// <summary>
+    /// Whether the CG rows of one side start from zero in <paramref name="iteration"/> (1-based): as
+    /// <see cref="ZeroStart"/> says, except the first user half-step, which starts warm for the initial loss.
+    /// </summary>
+    public bool StartsFromZero(bool userRows, int iteration) =>
+        Solver == WalsSolver.ConjugateGradient
+        && (userRows ? ZeroStart.HasFlag(ZeroStartSides.Users) && iteration > 1 : ZeroStart.HasFlag(ZeroStartSides.Items));
+
     /// <summary>Seed of the factor initialisation: factors start uniform in [0, InitScale).</summary>
     public int Seed { get; init; } = 42;
 

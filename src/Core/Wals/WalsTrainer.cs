@@ -68,16 +68,13 @@ public sealed class WalsTrainer
         var nItems = items.Rows;
         var history = new List<IterationReport>();
         var initialLoss = double.NaN;
-        var cg = _options.Solver == WalsSolver.ConjugateGradient;
-        var zeroUsers = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Users);
-        var zeroItems = cg && _options.ZeroStart.HasFlag(ZeroStartSides.Items);
 
         for (var iteration = 1; iteration <= _options.Iterations; iteration++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var watch = Stopwatch.StartNew();
 
-            var userStep = RunHalfStep(users, y, x, nItems, threads, zeroUsers && iteration > 1, lossAfter: false);
+            var userStep = RunHalfStep(users, y, x, nItems, threads, _options.StartsFromZero(userRows: true, iteration), lossAfter: false);
             var userSeconds = watch.Elapsed.TotalSeconds;
             if (iteration == 1)
             {
@@ -85,7 +82,7 @@ public sealed class WalsTrainer
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            var itemStep = RunHalfStep(items, x, y, nUsers, threads, zeroItems, lossAfter: true);
+            var itemStep = RunHalfStep(items, x, y, nUsers, threads, _options.StartsFromZero(userRows: false, iteration), lossAfter: true);
             var seconds = watch.Elapsed.TotalSeconds;
             Emit(new IterationReport(iteration, itemStep.LossAfter + userStep.RegularizationAfter, seconds, userSeconds, seconds - userSeconds));
         }

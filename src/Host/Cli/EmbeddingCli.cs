@@ -41,7 +41,7 @@ internal sealed class EmbeddingOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads, Metadata })
+        foreach (var option in All)
         {
             command.Options.Add(option);
         }
@@ -49,7 +49,9 @@ internal sealed class EmbeddingOptions
 
     /// <summary>The options given on the command line (not defaulted), by name.</summary>
     public IReadOnlyList<string> Given(ParseResult result) =>
-        new Option[] { Model, Device, Batch, MaxLength, Pooling, Layers, Threads, Metadata }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        All.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+
+    private Option[] All => [Model, Device, Batch, MaxLength, Pooling, Layers, Threads, Metadata];
 
     public EncoderRequest Read(ParseResult result)
     {
@@ -202,7 +204,8 @@ internal static class EmbeddingRunner
 
     /// <summary>
     /// <paramref name="embeddings"/> with the metadata features of <paramref name="source"/> appended when the request asks
-    /// for them (<c>movielens:DIR</c> only: the other sources have an id and a text, no fields), else as they are.
+    /// for them (<c>movielens:DIR</c> only: the other sources have an id and a text, no fields), else as they are. The
+    /// callers refuse other sources first (<see cref="CheckMetadataSource"/>), before anything is embedded.
     /// </summary>
     public static ItemEmbeddings WithMetadata(ItemEmbeddings embeddings, string source, EncoderRequest request, bool json)
     {
@@ -210,7 +213,6 @@ internal static class EmbeddingRunner
         {
             return embeddings;
         }
-        CheckMetadataSource(source, request.MetadataFeatures);
         var items = MovieLensFields(source);
         var features = MetadataFeatures.Of(items.Values);
         Output.Note(json, Describe(features));
