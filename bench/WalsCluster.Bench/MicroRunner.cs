@@ -52,12 +52,14 @@ internal static class MicroRunner
     }
 
     /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
+    /// (20,000 rows, fewer for long rows: at most 4 million entries)
     /// (rows-only: stop after the direct row solves, for perf stat).</summary>
     public static int Run(string[] args)
     {
         var k = args.Length > 0 ? int.Parse(args[0]) : 64;
         var n = args.Length > 1 ? int.Parse(args[1]) : 20;
-        const int rows = 20000;
+        // At most 4 million entries in all, so that heavy rows (thousands of entries) take seconds, not minutes.
+        var rows = Math.Max(1, Math.Min(20000, 4_000_000 / Math.Max(1, n)));
         var items = args.Length > 2 ? int.Parse(args[2]) : 50000;
         var m = RandomRows(rows, n, items);
         var o = new WalsOptions { Factors = k, Threads = 1 };
@@ -65,11 +67,11 @@ internal static class MicroRunner
         var y = WalsTrainer.InitialFactors(items, k, 1, 0.1f);
         var x = WalsTrainer.InitialFactors(rows, k, 2, 0.1f);
         var eig = Enumerable.Range(0, k).Select(i => 1f + i).ToArray();
-        for (var rep = 0; rep < 3; rep++)
+        for (var rep = 0; rep < 5; rep++)
         {
-            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var watch0 = Stopwatch.StartNew();
             HalfStep.SolveConjugateGradientInEigenbasis(w, y, eig, x, items, o);
-            var s = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+            var s = watch0.Elapsed.TotalSeconds;
             Console.WriteLine($"k {k} n {n}: {s * 1e9 / m.NonZeros / 4:F1} ns per entry-pass, {s * 1e9 / rows:F0} ns per row");
         }
         var ws = new CgWorkspace(k);
@@ -111,6 +113,17 @@ internal static class MicroRunner
         }
         Console.WriteLine($"rowdots+addweighted n={n} k={k}: {(Process.GetCurrentProcess().TotalProcessorTime - cpu2).TotalSeconds * 1e9 / 1e6 / n:F2} ns per entry {q[0]}");
         Console.WriteLine($"dot k={k}: {dotSeconds * 1e9 / 1e7:F2} ns {acc}");
+        var norm = WalsTrainer.InitialFactors(1, k, 4, 1f);
+        foreach (var (name, f) in new (string, Func<float[], double>)[] { ("scalar", v => ScalarKernels.SquaredNorm(v)), ("vector", v => VectorKernels.SquaredNorm(v)) })
+        {
+            var watch = Stopwatch.StartNew();
+            double total = 0;
+            for (var i = 0; i < 2_000_000; i++)
+            {
+                total += f(norm);
+            }
+            Console.WriteLine($"squared norm k={k}, {name}: {watch.Elapsed.TotalSeconds * 1e9 / 2e6:F1} ns {total:G3}");
+        }
         return 0;
     }
 }

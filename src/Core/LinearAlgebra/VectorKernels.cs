@@ -47,6 +47,35 @@ public static class VectorKernels
         return sum;
     }
 
+    /// <summary>
+    /// Returns x . x in double precision. It is finite exactly when every entry is (a float squared cannot overflow a
+    /// double, and 2^31 of them cannot either), so one pass both checks a solved row and gives its regularization term.
+    /// </summary>
+    public static double SquaredNorm(ReadOnlySpan<float> x)
+    {
+        var n = x.Length;
+        ref var rx = ref MemoryMarshal.GetReference(x);
+        var i = 0;
+        var sum = 0.0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<double> acc0 = default, acc1 = default;
+            for (; i <= n - 8; i += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref rx, (nuint)i));
+                acc0 = Vector256.FusedMultiplyAdd(lo, lo, acc0);
+                acc1 = Vector256.FusedMultiplyAdd(hi, hi, acc1);
+            }
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+        for (; i < n; i++)
+        {
+            double v = Unsafe.Add(ref rx, i);
+            sum += v * v;
+        }
+        return sum;
+    }
+
     /// <summary>y += s * x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy(float s, ReadOnlySpan<float> x, Span<float> y)
@@ -317,6 +346,16 @@ public static class ScalarKernels
 
     /// <summary>The float32 of the bfloat16 <paramref name="value"/> (exact).</summary>
     public static float FromBFloat16(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
+
+    public static double SquaredNorm(ReadOnlySpan<float> x)
+    {
+        var sum = 0.0;
+        foreach (var v in x)
+        {
+            sum += (double)v * v;
+        }
+        return sum;
+    }
 
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

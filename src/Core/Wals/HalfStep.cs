@@ -127,13 +127,15 @@ public static class HalfStep
                     var n = pattern.RowStart[u + 1] - start;
                     var lambdaU = WeightedInteractions.RowRegularization(n, fixedSideCount, options);
                     var x = factors.AsSpan(u * k, k);
-                    if (!solve(u, start, n, lambdaU, x, ws) || !IsFinite(x))
+                    double xx;
+                    // One vectorised pass: |x|^2 is finite exactly when every entry of x is.
+                    if (!solve(u, start, n, lambdaU, x, ws) || !double.IsFinite(xx = VectorKernels.SquaredNorm(x)))
                     {
                         Volatile.Write(ref failed, u);
                         state.Stop();
                         return ws;
                     }
-                    ws.RegAfter += lambdaU * SquaredNorm(x);
+                    ws.RegAfter += lambdaU * xx;
                 }
                 return ws;
             },
@@ -144,16 +146,6 @@ public static class HalfStep
         }
         return new HalfStepResult(rows.Rows, totals.Observed, totals.Implicit, totals.RegBefore, totals.RegAfter, watch.Elapsed.TotalSeconds,
             lossAfter ? totals.LossAfter : double.NaN);
-    }
-
-    private static double SquaredNorm(ReadOnlySpan<float> x)
-    {
-        double sum = 0;
-        foreach (var v in x)
-        {
-            sum += (double)v * v;
-        }
-        return sum;
     }
 
     /// <summary>
@@ -463,18 +455,6 @@ public static class HalfStep
                 row[j] += wi * y[j];
             }
         }
-    }
-
-    private static bool IsFinite(ReadOnlySpan<float> x)
-    {
-        foreach (var v in x)
-        {
-            if (!float.IsFinite(v))
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static void CheckSizes(WeightedInteractions rows, float[] fixedFactors, double[] gram, float[] factors, int k)

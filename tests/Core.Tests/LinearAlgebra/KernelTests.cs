@@ -42,6 +42,31 @@ public sealed class KernelTests
         }
     }
 
+    [Fact]
+    public void Squared_norm_equals_its_scalar_reference_and_is_finite_exactly_when_every_entry_is()
+    {
+        var random = new Random(3);
+        for (var n = 0; n <= 257; n++)
+        {
+            var x = RandomVector(random, n);
+            var expected = ScalarKernels.SquaredNorm(x);
+            Assert.Equal(expected, VectorKernels.SquaredNorm(x), 1e-12 * Math.Max(1, expected));
+            if (n == 0)
+            {
+                continue;
+            }
+            var at = random.Next(n);
+            x[at] = float.MaxValue;
+            Assert.True(double.IsFinite(VectorKernels.SquaredNorm(x)));
+            foreach (var bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+            {
+                var y = (float[])x.Clone();
+                y[random.Next(n)] = bad;
+                Assert.False(double.IsFinite(VectorKernels.SquaredNorm(y)), $"n {n}, {bad}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(0, 8)]
     [InlineData(1, 1)]
