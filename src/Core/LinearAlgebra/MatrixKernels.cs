@@ -95,7 +95,12 @@ public static unsafe class MatrixKernels
         }
     }
 
-    /// <summary>gram (k x k row-major, double) += a^T a for a (rows x k), parallel over chunks of rows.</summary>
+    /// <summary>
+    /// gram (k x k row-major, double) += a^T a for a (rows x k), in parallel. The chunks of rows are split into four
+    /// contiguous ranges per thread (so that a slow thread can be helped), each summed in order and the ranges added in
+    /// order, so that the result depends on the thread count only, not on the scheduling (the 8-bit gathers take their column scales from the
+    /// eigenvalues, where a last-bit difference would move some rounded entries).
+    /// </summary>
     public static void AddGram(float[] a, int rows, int k, double[] gram, int threads)
     {
         if (a.Length < (long)rows * k || gram.Length < k * k)
@@ -103,29 +108,30 @@ public static unsafe class MatrixKernels
             throw new ArgumentException("Matrix sizes do not match.");
         }
         var chunks = (rows + GramChunkRows - 1) / GramChunkRows;
-        var sync = new object();
-        Parallel.For(0, chunks, Parallelism.Options(threads),
-            () => new double[k * k],
-            (chunk, _, local) =>
+        var parts = Math.Max(1, Math.Min(chunks, 4 * Math.Max(1, threads)));
+        var partials = new double[parts][];
+        Parallel.For(0, parts, Parallelism.Options(threads), part =>
+        {
+            var local = new double[k * k];
+            var end = (int)((long)chunks * (part + 1) / parts);
+            for (var chunk = (int)((long)chunks * part / parts); chunk < end; chunk++)
             {
                 var r0 = chunk * GramChunkRows;
                 var n = Math.Min(GramChunkRows, rows - r0);
                 AddGramUpper(a.AsSpan(r0 * k, n * k), n, k, local);
-                return local;
-            },
-            local =>
+            }
+            partials[part] = local;
+        });
+        foreach (var local in partials)
+        {
+            for (var i = 0; i < k; i++)
             {
-                lock (sync)
+                for (var j = i; j < k; j++)
                 {
-                    for (var i = 0; i < k; i++)
-                    {
-                        for (var j = i; j < k; j++)
-                        {
-                            gram[i * k + j] += local[i * k + j];
-                        }
-                    }
+                    gram[i * k + j] += local[i * k + j];
                 }
-            });
+            }
+        }
         MirrorUpper(gram, k);
     }
 

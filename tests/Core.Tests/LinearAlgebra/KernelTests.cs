@@ -146,6 +146,24 @@ public sealed class KernelTests
     }
 
     [Fact]
+    public void The_parallel_gram_depends_on_the_thread_count_only()
+    {
+        const int rows = 256 * 37 + 11, k = 24;
+        var a = RandomVector(new Random(4), rows * k);
+        foreach (var threads in new[] { 1, 2, 3 })
+        {
+            var first = new double[k * k];
+            MatrixKernels.AddGram(a, rows, k, first, threads);
+            for (var run = 0; run < 4; run++)
+            {
+                var again = new double[k * k];
+                MatrixKernels.AddGram(a, rows, k, again, threads);
+                Assert.Equal(first, again);
+            }
+        }
+    }
+
+    [Fact]
     public void Cholesky_solves_a_positive_definite_system_and_rejects_an_indefinite_one()
     {
         var a = new double[] { 4, 2, 0.4, 2, 5, 1, 0.4, 1, 3 };
