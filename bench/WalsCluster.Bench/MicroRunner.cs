@@ -51,7 +51,7 @@ internal static class MicroRunner
         return CsrMatrix.FromCoordinates(rows, items, r, c, v);
     }
 
-    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
+    /// <summary>micro K ENTRIES FIXED_ROWS STEPS [float32|bfloat16|int8 [rows-only]]: row solves of ENTRIES entries against FIXED_ROWS rows
     /// (20,000 rows, fewer for long rows: at most 4 million entries)
     /// (rows-only: stop after the direct row solves, for perf stat).</summary>
     public static int Run(string[] args)
@@ -77,6 +77,19 @@ internal static class MicroRunner
         var ws = new CgWorkspace(k);
         var steps = args.Length > 3 ? int.Parse(args[3]) : 3;
         var half = args.Length > 4 && args[4] == "bfloat16" ? BFloat16Kernels.RoundParallel(y, 1) : null;
+        var copyWatch = Stopwatch.StartNew();
+        var int8 = args.Length > 4 && args[4] == "int8" ? Int8Kernels.QuantizeParallel(y, k, 1) : null;
+        Console.WriteLine($"copy of the fixed side: {copyWatch.Elapsed.TotalSeconds:F3} s (one thread)");
+        if (int8 is not null)
+        {
+            copyWatch.Restart();
+            Int8Kernels.QuantizeParallel(y, k, 1);
+            Console.WriteLine($"again, into the same arrays: {copyWatch.Elapsed.TotalSeconds:F3} s");
+            copyWatch.Restart();
+            BFloat16Kernels.RoundParallel(y, 1);
+            BFloat16Kernels.RoundParallel(y, 1);
+            Console.WriteLine($"bfloat16 copy, second call: {copyWatch.Elapsed.TotalSeconds / 2:F3} s");
+        }
         for (var rep = 0; rep < 3; rep++)
         {
             var watch = Stopwatch.StartNew();
@@ -84,7 +97,7 @@ internal static class MicroRunner
             {
                 var start = m.RowStart[u];
                 var len = m.RowStart[u + 1] - start;
-                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws, HalfStep.MaxGatherFloats, half);
+                HalfStep.CgRow(m.ColumnIndex.AsSpan(start, len), w.Cw.AsSpan(start, len), w.Cp.AsSpan(start, len), y, eig, 1f, 0.05f, steps, true, x.AsSpan(u * k, k), ws, HalfStep.MaxGatherFloats, half, fixedInt8: int8);
             }
             Console.WriteLine($"direct CgRow ({steps} steps): {watch.Elapsed.TotalSeconds * 1e9 / rows:F0} ns per row, {watch.Elapsed.TotalSeconds * 1e9 / m.NonZeros:F1} ns per entry");
         }

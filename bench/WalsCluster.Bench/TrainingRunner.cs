@@ -9,7 +9,7 @@ namespace WalsCluster.Bench;
 /// count per iteration (formula in docs/benchmarks.md) and the GFLOP/s reached.
 /// Usage: train --input PATH [--format csv|lastfm|bookcrossing|movielens] [--factors K] [--iterations N]
 ///        [--cg-steps S] [--threads T] [--transform log|binary|...] [--solver cg|cholesky] [--preconditioner jacobi|none]
-///        [--gather-precision float32|bfloat16] [--cg-zero-start none|users|items|both] [--phases]
+///        [--gather-precision float32|bfloat16|int8] [--cg-zero-start none|users|items|both] [--phases]
 /// </summary>
 internal static class TrainingRunner
 {
@@ -46,7 +46,7 @@ internal static class TrainingRunner
         var progress = new Progress(r =>
         {
             var now = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
-            Console.WriteLine($"iteration {r.Iteration}: loss {r.Loss:G6}  {r.Seconds:F3} s (users {r.UserSeconds:F3} s, items {r.ItemSeconds:F3} s), process cpu since last report {(now - cpu).TotalSeconds:F2} s");
+            Console.WriteLine($"iteration {r.Iteration}: loss {r.Loss:G9}  {r.Seconds:F3} s (users {r.UserSeconds:F3} s, items {r.ItemSeconds:F3} s), process cpu since last report {(now - cpu).TotalSeconds:F2} s");
             cpu = now;
         });
         var trained = trainer.Train(matrix, progress);
@@ -67,7 +67,7 @@ internal static class TrainingRunner
         var zeroSides = (zeroUsers ? 1 : 0) + (zeroItems ? 1 : 0);
         var flops = rows * k * k + 4 * rows * k * k - skippedRotations + 2 * nnz * (8 * k + steps * 4 * k) - zeroSides * 2 * k * nnz
             + rows * steps * 6 * k + 2 * 9 * k * k * k;
-        Console.WriteLine($"median seconds per iteration: {median:F3}; flops per iteration: {flops / 1e9:F2} G; {flops / median / 1e9:F1} GFLOP/s; final loss {trained.FinalLoss:G6}");
+        Console.WriteLine($"median seconds per iteration: {median:F3}; flops per iteration: {flops / 1e9:F2} G; {flops / median / 1e9:F1} GFLOP/s; final loss {trained.FinalLoss:G9}");
         return 0;
     }
 

@@ -3,7 +3,7 @@ namespace WalsCluster.Messages;
 /// <summary>
 /// The hyperparameters of a run on the wire (the fields of Core's WalsOptions; Messages does not reference Core).
 /// Enums travel as their numeric values: Transform 0 linear, 1 log, 2 power, 3 binary; Solver 0 cg, 1 cholesky;
-/// Preconditioner 0 none, 1 jacobi; GatherPrecision 0 float32, 1 bfloat16; ZeroStart the flags 1 users, 2 items.
+/// Preconditioner 0 none, 1 jacobi; GatherPrecision 0 float32, 1 bfloat16, 2 int8; ZeroStart the flags 1 users, 2 items.
 /// </summary>
 public sealed record TrainingParameters(
     int Factors, byte Transform, float Alpha, float Beta, float Epsilon, float Exponent, float UnobservedWeight,

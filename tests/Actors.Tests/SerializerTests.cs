@@ -31,6 +31,7 @@ public sealed class SerializerTests : IDisposable
         new TrainingProgress("run-1", 2, Side.Items, 4, 1.25, 0.5, 1 << 30, 1, double.NaN),
         new TrainingProgress("run-1", 2, Side.Items, 4, 1.25, 0.5, 1 << 30, 1, double.NaN, 1234.5),
         new StartTrainingRun("run-3", Parameters with { ZeroStart = 3 }, 10, 20, [1, 2], [3, 4], [5, 6, 7], [8, 9, 10]),
+        new StartTrainingRun("run-4", Parameters with { GatherPrecision = 2, ZeroStart = 1 }, 10, 20, [1, 2], [3, 4], [5, 6, 7], [8, 9, 10]),
         new TrainingCompleted("run-1", 3, 100, [90, 80, 70], 12.5),
         new TrainingFailed("run-1", "shard item-2 did not answer"),
         new GetShardFactors("run-1", Side.Items, 2, 100, 50),

@@ -347,6 +347,32 @@ public static class ScalarKernels
     /// <summary>The float32 of the bfloat16 <paramref name="value"/> (exact).</summary>
     public static float FromBFloat16(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
 
+    /// <summary>The reference of <see cref="Int8Kernels.Quantize"/>.</summary>
+    public static float QuantizeInt8(ReadOnlySpan<float> row, ReadOnlySpan<float> inverseColumnScales, Span<sbyte> dst)
+    {
+        var max = 0f;
+        for (var i = 0; i < row.Length; i++)
+        {
+            max = MathF.Max(max, MathF.Abs(row[i] * inverseColumnScales[i]));
+        }
+        var scale = max / 127f;
+        var inverse = scale > 0 ? 1f / scale : 0f;
+        for (var i = 0; i < row.Length; i++)
+        {
+            dst[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverseColumnScales[i] * inverse), -127f, 127f);
+        }
+        return scale;
+    }
+
+    /// <summary>The reference of <see cref="Int8Kernels.Widen"/>.</summary>
+    public static void WidenInt8(ReadOnlySpan<sbyte> q, float rowScale, ReadOnlySpan<float> columnScales, Span<float> dst)
+    {
+        for (var i = 0; i < q.Length; i++)
+        {
+            dst[i] = q[i] * rowScale * columnScales[i];
+        }
+    }
+
     public static double SquaredNorm(ReadOnlySpan<float> x)
     {
         var sum = 0.0;

@@ -83,6 +83,7 @@ public static class HalfStep
         var pattern = rows.Pattern;
         var jacobi = options.CgPreconditioner == CgPreconditioner.Jacobi;
         var fixedHalf = options.GatherPrecision == GatherPrecision.BFloat16 ? BFloat16Kernels.RoundParallel(fixedFactors, options.EffectiveThreads) : null;
+        var fixedInt8 = options.GatherPrecision == GatherPrecision.Int8 ? Int8Kernels.QuantizeParallel(fixedFactors, k, options.EffectiveThreads, eigenvalues) : null;
         return SolveRows(rows, factors, fixedSideCount, options,
             [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
             {
@@ -90,11 +91,11 @@ public static class HalfStep
                 {
                     // The first pass prefetches within a row only; ask now for the next row's first entries
                     // (and its warm start), which this row's solve then hides.
-                    PrefetchRowStart(pattern, u + 1, fixedFactors, fixedHalf, factors, k);
+                    PrefetchRowStart(pattern, u + 1, fixedFactors, fixedHalf, fixedInt8, factors, k);
                 }
                 CgRow(
                     pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
-                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf, zeroStart, lossAfter);
+                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf, zeroStart, lossAfter, fixedInt8);
                 return true;
             },
             u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.",
@@ -158,7 +159,7 @@ public static class HalfStep
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
         Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats, ushort[]? fixedHalf = null,
-        bool zeroStart = false, bool lossAfter = false)
+        bool zeroStart = false, bool lossAfter = false, Int8Rows? fixedInt8 = null)
     {
         var k = x.Length;
         if (zeroStart)
@@ -168,6 +169,7 @@ public static class HalfStep
         var n = columns.Length;
         var gather = n > 0 && Gathers(n, k, maxGatherFloats);
         var half = gather && fixedHalf is not null;
+        var quantized = gather && fixedInt8 is not null;
         var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
         var b = ws.B;
         var q = ws.Q;
@@ -188,14 +190,25 @@ public static class HalfStep
         ref var rd = ref MemoryMarshal.GetReference(d);
         ref var rx = ref MemoryMarshal.GetReference(x);
         ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
+        ref var int8Start = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.Values) : ref Unsafe.NullRef<sbyte>();
+        ref var columnScales = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.ColumnScales) : ref Unsafe.NullRef<float>();
+        var rowScales = quantized ? fixedInt8!.RowScales : null;
+        ref var rowScaleStart = ref quantized ? ref MemoryMarshal.GetArrayDataReference(rowScales!) : ref Unsafe.NullRef<float>();
         var j = 0;
         for (; j <= n - 4; j += 4)
         {
             for (var ahead = j + PrefetchDistance; ahead < Math.Min(n, j + PrefetchDistance + 4); ahead++)
             {
-                PrefetchFixedRow(ref fixedStart, ref halfStart, half, columns[ahead], k);
+                PrefetchFixedRow(ref fixedStart, ref halfStart, half, ref int8Start, ref rowScaleStart, quantized, columns[ahead], k);
             }
-            if (half)
+            if (quantized)
+            {
+                for (var e = j; e < j + 4; e++)
+                {
+                    Int8Kernels.Widen(ref Unsafe.Add(ref int8Start, columns[e] * k), rowScales![columns[e]], ref columnScales, ref Unsafe.Add(ref bufferStart, e * k), k);
+                }
+            }
+            else if (half)
             {
                 for (var e = j; e < j + 4; e++)
                 {
@@ -218,12 +231,17 @@ public static class HalfStep
         }
         for (; j < n; j++)
         {
-            if (half)
+            if (quantized)
+            {
+                Int8Kernels.Widen(ref Unsafe.Add(ref int8Start, columns[j] * k), rowScales![columns[j]], ref columnScales, ref Unsafe.Add(ref bufferStart, j * k), k);
+            }
+            else if (half)
             {
                 BFloat16Kernels.Widen(ref Unsafe.Add(ref halfStart, columns[j] * k), ref Unsafe.Add(ref bufferStart, j * k), k);
             }
-            var y = half ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
-            var copy = gather && !half ? buffer.Slice(j * k, k) : default;
+            var copied = half || quantized;
+            var y = copied ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
+            var copy = gather && !copied ? buffer.Slice(j * k, k) : default;
             var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d, copy);
             if (!zeroStart)
             {
@@ -293,17 +311,21 @@ public static class HalfStep
     }
 
     /// <summary>Prefetches the fixed-side rows of the first entries of <paramref name="row"/> and its own factors.</summary>
-    private static void PrefetchRowStart(Sparse.CsrMatrix pattern, int row, float[] fixedFactors, ushort[]? fixedHalf, float[] factors, int k)
+    private static void PrefetchRowStart(Sparse.CsrMatrix pattern, int row, float[] fixedFactors, ushort[]? fixedHalf, Int8Rows? fixedInt8, float[] factors, int k)
     {
         var start = pattern.RowStart[row];
         var end = Math.Min(pattern.RowStart[row + 1], start + PrefetchDistance);
         // A row too long to gather reads the float32 rows in place (CgRow), whatever the precision.
-        var half = fixedHalf is not null && Gathers(pattern.RowStart[row + 1] - start, k, MaxGatherFloats);
+        var gathers = Gathers(pattern.RowStart[row + 1] - start, k, MaxGatherFloats);
+        var half = fixedHalf is not null && gathers;
+        var quantized = fixedInt8 is not null && gathers;
         ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
         ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
+        ref var int8Start = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.Values) : ref Unsafe.NullRef<sbyte>();
+        ref var rowScaleStart = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.RowScales) : ref Unsafe.NullRef<float>();
         for (var e = start; e < end; e++)
         {
-            PrefetchFixedRow(ref fixedStart, ref halfStart, half, pattern.ColumnIndex[e], k);
+            PrefetchFixedRow(ref fixedStart, ref halfStart, half, ref int8Start, ref rowScaleStart, quantized, pattern.ColumnIndex[e], k);
         }
         VectorKernels.Prefetch(ref factors[row * k], k);
     }
@@ -313,9 +335,14 @@ public static class HalfStep
 
     /// <summary>Prefetches fixed-side row <paramref name="column"/>: its bfloat16 copy when <paramref name="half"/>, else the float32 row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchFixedRow(ref float fixedStart, ref ushort halfStart, bool half, int column, int k)
+    private static void PrefetchFixedRow(ref float fixedStart, ref ushort halfStart, bool half, ref sbyte int8Start, ref float rowScaleStart, bool quantized, int column, int k)
     {
-        if (half)
+        if (quantized)
+        {
+            Int8Kernels.Prefetch(ref Unsafe.Add(ref int8Start, column * k), k);
+            VectorKernels.Prefetch(ref Unsafe.Add(ref rowScaleStart, column), 1);
+        }
+        else if (half)
         {
             BFloat16Kernels.Prefetch(ref Unsafe.Add(ref halfStart, column * k), k);
         }

@@ -38,6 +38,14 @@ public enum GatherPrecision
     /// each row is solved exactly against the rounded rows. The arithmetic stays float32.
     /// </summary>
     BFloat16,
+
+    /// <summary>
+    /// An 8-bit copy of the fixed side (<see cref="LinearAlgebra.Int8Rows"/>: an integer per entry, a scale per row and
+    /// per column), made once per half-step and widened to float32 as each row is gathered: a quarter of the bytes of
+    /// float32. Each row is solved exactly against the rounded rows, whose error is at most half a step of the row's
+    /// scale; the arithmetic stays float32.
+    /// </summary>
+    Int8,
 }
 
 /// <summary>Which sides' CG row solves start from zero instead of the previous factors.</summary>

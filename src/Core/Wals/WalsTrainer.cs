@@ -93,6 +93,8 @@ public sealed class WalsTrainer
         // The bfloat16 copies of the fixed sides (GatherPrecision.BFloat16) are not part of the result.
         BFloat16Kernels.ReleaseCopy(x);
         BFloat16Kernels.ReleaseCopy(y);
+        Int8Kernels.ReleaseCopy(x);
+        Int8Kernels.ReleaseCopy(y);
         return new TrainedFactors(nUsers, nItems, k, x, y, initialLoss, history);
 
         void Emit(IterationReport report)

@@ -201,6 +201,50 @@ public sealed class HalfStepTests
         Assert.Equal(a.ObservedLoss, b.ObservedLoss);
     }
 
+    [Theory]
+    [InlineData(1, 8)]
+    [InlineData(2, 37)]
+    public void Int8_gathers_solve_exactly_against_the_widened_rows(int seed, int k)
+    {
+        var o = new WalsOptions { Factors = k, CgSteps = 3, Regularization = 0.1f, Threads = 2 };
+        var (r, y, x) = Problem(seed, 9, 50, k);
+        var rows = WeightedInteractions.Build(r, o);
+        var eig = Enumerable.Range(0, k).Select(i => 0.5f + i).ToArray();
+        var copy = Int8Kernels.QuantizeParallel(y, k, 1, eig);
+        var widened = new float[y.Length];
+        for (var i = 0; i < 50; i++)
+        {
+            ScalarKernels.WidenInt8(copy.Values.AsSpan(i * k, k), copy.RowScales[i], copy.ColumnScales, widened.AsSpan(i * k, k));
+        }
+        Assert.NotEqual(y, widened);
+        var onWidened = (float[])x.Clone();
+        var quantized = (float[])x.Clone();
+        var a = HalfStep.SolveConjugateGradientInEigenbasis(rows, widened, eig, onWidened, 50, o);
+        var b = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, quantized, 50, o with { GatherPrecision = GatherPrecision.Int8 });
+        Int8Kernels.ReleaseCopy(y);
+        // The same rows and the same float32 arithmetic: the same bits.
+        Assert.Equal(onWidened, quantized);
+        Assert.Equal(a.ObservedLoss, b.ObservedLoss);
+    }
+
+    [Fact]
+    public void Training_with_int8_gathers_reaches_the_float32_objective_and_repeats_bit_for_bit()
+    {
+        var random = new Random(21);
+        var r = DenseReference.RandomMatrix(random, 60, 80, 0.2, allowNegative: false);
+        var o = new WalsOptions { Factors = 16, Iterations = 8, Regularization = 0.1f, Alpha = 2f, Threads = 2 };
+        var exact = new WalsTrainer(o).Train(r);
+        var quantized = new WalsTrainer(o with { GatherPrecision = GatherPrecision.Int8 }).Train(r);
+        Assert.NotEqual(exact.UserFactors, quantized.UserFactors);
+        Assert.Equal(exact.FinalLoss, quantized.FinalLoss, Math.Abs(exact.FinalLoss) * 2e-3);
+        Assert.True(quantized.History.Zip(quantized.History.Skip(1)).All(pair => pair.Second.Loss <= pair.First.Loss * (1 + 1e-4)),
+            "The objective rose between iterations with int8 gathers.");
+        // The column scales come from the eigenvalues, so they must not depend on how the threads shared the Gram matrix.
+        var again = new WalsTrainer(o with { GatherPrecision = GatherPrecision.Int8 }).Train(r);
+        Assert.Equal(quantized.UserFactors, again.UserFactors);
+        Assert.Equal(quantized.ItemFactors, again.ItemFactors);
+    }
+
     [Fact]
     public void Training_with_bfloat16_gathers_reaches_the_float32_objective()
     {
