@@ -11,14 +11,17 @@ D=../shared/datasets
 # implicit's settings for each data set: confidence log1p(count) (beta 0, alpha 1), regularization 0.05, CG 3 steps.
 run --input $D/splits/lastfm-implicit-80-20-seed42/train.csv --factors 64 --iterations 15
 run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform binary --factors 64 --iterations "$iterations"
-# float32 and bfloat16 gathers (--gather-precision) side by side, so that their ratio comes from one sitting.
-run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform binary --factors 64 --iterations "$iterations" --gather-precision bfloat16
-for g in float32 bfloat16; do
+# float32, bfloat16 and int8 gathers (--gather-precision) side by side, so that their ratios come from one sitting.
+for g in bfloat16 int8; do
+  run --input $D/book-crossing/bx_ratings.csv.gz --format bookcrossing --transform binary --factors 64 --iterations "$iterations" --gather-precision $g
+done
+for g in float32 bfloat16 int8; do
   run --input $D/synthetic-9.6m/interactions.csv.gz --factors 64 --iterations "$iterations" --phases --gather-precision $g
 done
-# factors 256: float32, bfloat16, and bfloat16 with the user rows started from zero (--cg-zero-start users), alternating.
+# factors 256: float32, bfloat16, and bfloat16 / int8 with the user rows started from zero (--cg-zero-start users),
+# alternating.
 for pass in 1 2; do
-  for z in "float32 none" "bfloat16 none" "bfloat16 users"; do
+  for z in "float32 none" "bfloat16 none" "bfloat16 users" "int8 users"; do
     set -- $z
     run --input $D/synthetic-9.6m/interactions.csv.gz --factors 256 --iterations "$iterations" --phases --gather-precision "$1" --cg-zero-start "$2"
   done
