@@ -102,31 +102,14 @@ public static class Int8Kernels
         var sums = new double[k];
         const int block = 1024;
         var blocks = (rows + block - 1) / block;
+        var ones = Enumerable.Repeat(1f, block).ToArray();
         Parallel.For(0, blocks, Parallelism.Options(threads), () => new double[k], (b, _, local) =>
         {
             // float sums over a block of rows (the scales need no more), added into the double totals per block
-            Span<float> part = stackalloc float[k];
-            part.Clear();
-            var end = Math.Min(rows, (b + 1) * block);
-            for (var i = b * block; i < end; i++)
-            {
-                var row = src.AsSpan(i * k, k);
-                ref var rr = ref MemoryMarshal.GetReference(row);
-                ref var rp = ref MemoryMarshal.GetReference(part);
-                var j = 0;
-                if (Vector256.IsHardwareAccelerated)
-                {
-                    for (; j <= k - 8; j += 8)
-                    {
-                        var v = Vector256.LoadUnsafe(ref rr, (nuint)j);
-                        Vector256.FusedMultiplyAdd(v, v, Vector256.LoadUnsafe(ref rp, (nuint)j)).StoreUnsafe(ref rp, (nuint)j);
-                    }
-                }
-                for (; j < k; j++)
-                {
-                    part[j] += row[j] * row[j];
-                }
-            }
+            var part = new float[k];
+            var start = b * block;
+            var n = Math.Min(block, rows - start);
+            VectorKernels.AddWeightedRows(src.AsSpan(start * k, n * k), n, k, ones, part, squares: true);
             for (var j = 0; j < k; j++)
             {
                 local[j] += part[j];
