@@ -72,14 +72,28 @@ public static class Int8Kernels
         var inverse = dst.ColumnScales.Select(s => 1f / s).ToArray();
         const int block = 1024;
         var blocks = (rows + block - 1) / block;
-        Parallel.For(0, blocks, Parallelism.Options(threads), b =>
+        var failed = -1;
+        Parallel.For(0, blocks, Parallelism.Options(threads), (b, state) =>
         {
             var end = Math.Min(rows, (b + 1) * block);
             for (var i = b * block; i < end; i++)
             {
-                dst.RowScales[i] = Quantize(src.AsSpan(i * k, k), inverse, dst.Values.AsSpan(i * k, k));
+                var scale = Quantize(src.AsSpan(i * k, k), inverse, dst.Values.AsSpan(i * k, k));
+                if (!float.IsFinite(scale))
+                {
+                    Volatile.Write(ref failed, i);
+                    state.Stop();
+                    return;
+                }
+                dst.RowScales[i] = scale;
             }
         });
+        if (failed >= 0)
+        {
+            // A float32 solve would carry a NaN or infinity into the solved rows and stop there; the rounded copy would
+            // hide it, so it stops here.
+            throw new Wals.NonFiniteFactorsException($"Fixed-side row {failed} has a non-finite factor (NaN or infinity); it cannot be rounded to 8 bits.");
+        }
         return dst;
     }
 

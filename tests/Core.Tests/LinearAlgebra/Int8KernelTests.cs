@@ -44,6 +44,21 @@ public sealed class Int8KernelTests
         }
     }
 
+    [Theory]
+    [InlineData(float.NaN, 0)]
+    [InlineData(float.PositiveInfinity, 3)]
+    [InlineData(float.NegativeInfinity, 17)]
+    [InlineData(float.NaN, 39)]
+    public void A_non_finite_fixed_row_stops_the_copy(float bad, int at)
+    {
+        const int k = 40;
+        var values = Enumerable.Range(0, 3 * k).Select(i => MathF.Sin(i)).ToArray();
+        values[k + at] = bad;
+        var error = Assert.Throws<WalsCluster.Core.Wals.NonFiniteFactorsException>(() => Int8Kernels.QuantizeParallel(values, k, 1));
+        Assert.Contains("row 1", error.Message);
+        Int8Kernels.ReleaseCopy(values);
+    }
+
     [Fact]
     public void A_zero_row_quantizes_to_zeros_with_scale_zero()
     {
