@@ -16,8 +16,10 @@ namespace WalsCluster.Bench.Embedding;
 /// <code>
 /// dotnet run -c Release --project bench/WalsCluster.Bench.Embedding -- [--texts FILE] [--column title] [--limit N]
 ///     [--model minilm|DIR|synthetic-base] [--device cpu|cuda:0] [--threads 2] [--batch 32] [--max-length 128]
-///     [--gemm-threads T] [--json]
+///     [--gemm-threads T] [--order length|input|both] [--json]
 /// </code>
+/// <c>--order</c>: batches of texts of similar token counts (length, what <c>wals embed</c> does) or of consecutive texts
+/// (input); both measures the two in one run, input first, and prints a report for each (the last is the length one).
 /// FLOPs per text of a BERT-style encoder with L layers, hidden H, FFN 4H and sequence length s:
 /// L (24 s H^2 + 4 s^2 H): per layer Q, K, V and output projections 4 x 2 s H^2, the FFN 2 x 2 s H (4H), attention scores
 /// and the weighted sum of values 2 x 2 s^2 H (embeddings, layer norms, softmax and pooling are left out). Reported for
@@ -38,6 +40,14 @@ internal static class Program
         var maxLength = int.Parse(options.Get("max-length", "128"), CultureInfo.InvariantCulture);
         var gemmThreads = int.Parse(options.Get("gemm-threads", threads > 0 ? threads.ToString(CultureInfo.InvariantCulture) : Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
         var json = options.Has("json");
+        var orderOption = options.Get("order", "length");
+        BatchOrder[] orders = orderOption switch
+        {
+            "length" => [BatchOrder.ByLength],
+            "input" => [BatchOrder.Input],
+            "both" => [BatchOrder.Input, BatchOrder.ByLength],
+            _ => throw new ArgumentException($"Option 'order' = {orderOption} is invalid: use length, input or both."),
+        };
 
         var loadBefore = LoadAverage();
         var texts = ReadColumn(textsPath, column);
@@ -79,62 +89,73 @@ internal static class Program
             Console.Error.WriteLine($"encoder {modelName} on {encoder.Info.Device}: {layers} layers, hidden {hidden}, max length {encoder.Info.MaxLength}, {threads} intra-op threads, batch {batch}");
 
             var lengths = texts.Select(t => encoder.Tokenizer.EncodeIds(t, encoder.Info.MaxLength).Count).ToArray();
-            double flopsOwn = 0, flopsPadded = 0, paddedTokens = 0;
-            for (var start = 0; start < lengths.Length; start += batch)
-            {
-                var end = Math.Min(lengths.Length, start + batch);
-                var padded = lengths.AsSpan(start, end - start).ToArray().Max();
-                for (var i = start; i < end; i++)
-                {
-                    flopsOwn += Flops(layers, hidden, lengths[i]);
-                    flopsPadded += Flops(layers, hidden, padded);
-                    paddedTokens += padded;
-                }
-            }
-            flopsOwn /= lengths.Length;
-            flopsPadded /= lengths.Length;
-
-            var result = Throughput.Measure(encoder, texts, batch, warmupBatches: 2);
-            var loadAfter = LoadAverage();
-            var achieved = flopsPadded * result.TextsPerSecond / 1e9;
-
             Console.Error.WriteLine("measuring float GEMM peak (MatrixKernels.MultiplyInPlace, 8192 x H times H x H) ...");
             var gemm1 = GemmGflops(hidden, 1);
             var gemmN = gemmThreads > 1 ? GemmGflops(hidden, gemmThreads) : gemm1;
-            var report = new Dictionary<string, object?>
+            foreach (var order in orders)
             {
-                ["model"] = modelName,
-                ["device"] = encoder.Info.Device,
-                ["requested_device"] = device,
-                ["layers"] = layers,
-                ["hidden"] = hidden,
-                ["texts"] = result.Texts,
-                ["batch"] = batch,
-                ["max_length"] = encoder.Info.MaxLength,
-                ["intra_op_threads"] = threads,
-                ["seconds"] = result.Seconds,
-                ["texts_per_second"] = result.TextsPerSecond,
-                ["mean_tokens"] = lengths.Average(),
-                ["mean_padded_tokens"] = paddedTokens / lengths.Length,
-                ["gflop_per_text_own_length"] = flopsOwn / 1e9,
-                ["gflop_per_text_padded"] = flopsPadded / 1e9,
-                ["achieved_gflops"] = achieved,
-                ["gemm_gflops_1_thread"] = gemm1,
-                [$"gemm_gflops_{gemmThreads}_threads"] = gemmN,
-                ["share_of_gemm_peak"] = achieved / gemmN,
-                ["load_average_before"] = loadBefore,
-                ["load_average_after"] = loadAfter,
-                ["processors"] = Environment.ProcessorCount,
-            };
-            if (json)
-            {
-                Console.WriteLine(JsonSerializer.Serialize(report));
-            }
-            else
-            {
-                foreach (var (key, value) in report)
+                // The batches EmbedAll forms for this order, and the work they really cost (padded) beside the texts' own.
+                var sequence = order == BatchOrder.ByLength && lengths.Length > batch ? TextEncoder.LengthOrder(lengths) : Enumerable.Range(0, lengths.Length).ToArray();
+                double flopsOwn = 0, flopsPadded = 0, paddedTokens = 0;
+                for (var start = 0; start < sequence.Length; start += batch)
                 {
-                    Console.WriteLine($"{key,-28} {(value is double d ? d.ToString("G5", CultureInfo.InvariantCulture) : value)}");
+                    var end = Math.Min(sequence.Length, start + batch);
+                    var padded = 0;
+                    for (var i = start; i < end; i++)
+                    {
+                        padded = Math.Max(padded, lengths[sequence[i]]);
+                    }
+                    for (var i = start; i < end; i++)
+                    {
+                        flopsOwn += Flops(layers, hidden, lengths[sequence[i]]);
+                        flopsPadded += Flops(layers, hidden, padded);
+                        paddedTokens += padded;
+                    }
+                }
+                flopsOwn /= lengths.Length;
+                flopsPadded /= lengths.Length;
+
+                var loadBeforeRun = LoadAverage();
+                var result = Throughput.Measure(encoder, texts, batch, warmupBatches: 2, order);
+                var loadAfter = LoadAverage();
+                var achieved = flopsPadded * result.TextsPerSecond / 1e9;
+                var report = new Dictionary<string, object?>
+                {
+                    ["model"] = modelName,
+                    ["device"] = encoder.Info.Device,
+                    ["requested_device"] = device,
+                    ["layers"] = layers,
+                    ["hidden"] = hidden,
+                    ["texts"] = result.Texts,
+                    ["batch"] = batch,
+                    ["order"] = order == BatchOrder.ByLength ? "length" : "input",
+                    ["max_length"] = encoder.Info.MaxLength,
+                    ["intra_op_threads"] = threads,
+                    ["seconds"] = result.Seconds,
+                    ["texts_per_second"] = result.TextsPerSecond,
+                    ["mean_tokens"] = lengths.Average(),
+                    ["mean_padded_tokens"] = paddedTokens / lengths.Length,
+                    ["gflop_per_text_own_length"] = flopsOwn / 1e9,
+                    ["gflop_per_text_padded"] = flopsPadded / 1e9,
+                    ["achieved_gflops"] = achieved,
+                    ["gemm_gflops_1_thread"] = gemm1,
+                    [$"gemm_gflops_{gemmThreads}_threads"] = gemmN,
+                    ["share_of_gemm_peak"] = achieved / gemmN,
+                    ["load_average_before"] = loadBeforeRun,
+                    ["load_average_after"] = loadAfter,
+                    ["processors"] = Environment.ProcessorCount,
+                };
+                if (json)
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(report));
+                }
+                else
+                {
+                    foreach (var (key, value) in report)
+                    {
+                        Console.WriteLine($"{key,-28} {(value is double d ? d.ToString("G5", CultureInfo.InvariantCulture) : value)}");
+                    }
+                    Console.WriteLine();
                 }
             }
             return 0;

@@ -73,7 +73,10 @@ public static class EmbeddingPipeline
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
         }
 
-        Task RunStream() => Source.From(items)
+        // Texts of similar length travel together (by characters, a proxy for tokens the pipeline can count without a
+        // tokenizer), so that the pools' batches are padded to little more than their own texts; each vector goes to its
+        // shard by id, so the order does not matter downstream.
+        Task RunStream() => Source.From(items.OrderBy(i => i.Text.Length).ToArray())
             .Grouped(pipeline.RequestTexts)
             .SelectAsync(pipeline.Parallelism, chunk => EmbedAsync(embedding, chunk.ToArray(), pipeline, stats, cancellationToken))
             .Concat(Source.Single(new[] { ShardBatcher.End }))

@@ -73,6 +73,47 @@ public sealed class MiniLmTests : IClassFixture<MiniLmFixture>
     }
 
     [Fact]
+    public void Embed_all_in_length_order_gives_each_text_its_own_vector_in_the_input_order()
+    {
+        string[] texts =
+        [
+            "a rather long sentence about a lighthouse keeper and the storms of one winter on the coast",
+            "cat",
+            "two words",
+            "",
+            "a medium length title of a book",
+            "dog",
+            "the same long sentence about a lighthouse keeper and the storms of one winter on the coast, with more",
+        ];
+        var reported = new List<int>();
+        var byLength = _minilm.Encoder.EmbedAll(texts, batchSize: 2, new SynchronousProgress(reported.Add));
+        var input = _minilm.Encoder.EmbedAll(texts, batchSize: 2, order: BatchOrder.Input);
+        Assert.Equal([2, 4, 6, 7], reported);
+        for (int t = 0; t < texts.Length; t++)
+        {
+            var single = _minilm.Encoder.Embed([texts[t]])[0];
+            for (int i = 0; i < 384; i++)
+            {
+                // Padding is masked out, so a text's vector does not depend on its batch beyond float rounding.
+                Assert.True(Math.Abs(byLength[t][i] - single[i]) < 1e-5, $"text {t}, value {i}: {byLength[t][i]} vs {single[i]}");
+                Assert.True(Math.Abs(input[t][i] - single[i]) < 1e-5, $"text {t}, value {i}: {input[t][i]} vs {single[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Length_order_sorts_by_length_and_keeps_ties_in_input_order()
+    {
+        Assert.Equal([3, 1, 4, 0, 2], TextEncoder.LengthOrder([5, 2, 9, 1, 2]));
+        Assert.Empty(TextEncoder.LengthOrder([]));
+    }
+
+    private sealed class SynchronousProgress(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
+    }
+
+    [Fact]
     public void Embed_all_batches_and_keeps_the_order()
     {
         string[] texts = ["one", "two", "three", "four", "five"];

@@ -8,7 +8,7 @@ public sealed record ThroughputResult(int Texts, int BatchSize, double Seconds, 
 /// <summary>Measures how many texts per second an encoder embeds at a batch size (tokenization included).</summary>
 public static class Throughput
 {
-    public static ThroughputResult Measure(TextEncoder encoder, IReadOnlyList<string> texts, int batchSize, int warmupBatches = 1)
+    public static ThroughputResult Measure(TextEncoder encoder, IReadOnlyList<string> texts, int batchSize, int warmupBatches = 1, BatchOrder order = BatchOrder.ByLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (texts.Count == 0)
@@ -25,7 +25,7 @@ public static class Throughput
             tokens += encoder.Tokenizer.EncodeIds(t, encoder.Info.MaxLength).Count;
         }
         var sw = Stopwatch.StartNew();
-        var vectors = encoder.EmbedAll(texts, batchSize);
+        var vectors = encoder.EmbedAll(texts, batchSize, order: order);
         sw.Stop();
         if (vectors.Length != texts.Count)
         {

@@ -7,6 +7,16 @@ using WalsCluster.Embedding.Tokenization;
 
 namespace WalsCluster.Embedding;
 
+/// <summary>How <see cref="TextEncoder.EmbedAll"/> forms its batches.</summary>
+public enum BatchOrder
+{
+    /// <summary>Consecutive texts of the input.</summary>
+    Input,
+
+    /// <summary>Texts of similar token counts together (less padding); the results keep the input order.</summary>
+    ByLength,
+}
+
 /// <summary>What an encoder runs and where (replied to callers that ask an embedder what it is).</summary>
 /// <param name="Model">Catalogue name or folder.</param>
 /// <param name="Dimension">Length of the vectors <see cref="TextEncoder.Embed"/> returns.</param>
@@ -189,25 +199,46 @@ public sealed class TextEncoder : IDisposable
         return Pooling.Pool(Run(_tokenizer.Encode(texts, _options.MaxLength)), _options.Pooling);
     }
 
-    /// <summary>Embeds any number of texts in batches of <paramref name="batchSize"/>; reports texts done.</summary>
-    public float[][] EmbedAll(IReadOnlyList<string> texts, int batchSize, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Embeds any number of texts in batches of <paramref name="batchSize"/>; reports texts done. With
+    /// <see cref="BatchOrder.ByLength"/> (the default) the texts are batched in order of their token counts, so that each
+    /// batch is padded to little more than its own texts' lengths, and the vectors come back in the input order; a
+    /// text's vector does not depend on its batch beyond float rounding (padding is masked out).
+    /// </summary>
+    public float[][] EmbedAll(IReadOnlyList<string> texts, int batchSize, IProgress<int>? progress = null, CancellationToken cancellationToken = default,
+        BatchOrder order = BatchOrder.ByLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var result = new float[texts.Count][];
+        var sequence = order == BatchOrder.ByLength && texts.Count > batchSize
+            ? LengthOrder(texts.Select(t => _tokenizer.EncodeIds(t, _options.MaxLength).Count).ToArray())
+            : Enumerable.Range(0, texts.Count).ToArray();
         var chunk = new List<string>(batchSize);
         for (int start = 0; start < texts.Count; start += batchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             chunk.Clear();
-            for (int i = start; i < Math.Min(texts.Count, start + batchSize); i++)
+            int end = Math.Min(texts.Count, start + batchSize);
+            for (int i = start; i < end; i++)
             {
-                chunk.Add(texts[i]);
+                chunk.Add(texts[sequence[i]]);
             }
             var vectors = Embed(chunk);
-            vectors.CopyTo(result, start);
-            progress?.Report(start + chunk.Count);
+            for (int i = start; i < end; i++)
+            {
+                result[sequence[i]] = vectors[i - start];
+            }
+            progress?.Report(end);
         }
         return result;
+    }
+
+    /// <summary>The indices 0..n-1 ordered by <paramref name="lengths"/>, ties in index order.</summary>
+    public static int[] LengthOrder(IReadOnlyList<int> lengths)
+    {
+        var order = Enumerable.Range(0, lengths.Count).ToArray();
+        Array.Sort(order, (a, b) => lengths[a] != lengths[b] ? lengths[a].CompareTo(lengths[b]) : a.CompareTo(b));
+        return order;
     }
 
     /// <summary>Runs the graph on a tokenized batch and returns the tapped hidden states (and the pooler output when

@@ -119,6 +119,34 @@ public sealed class EmbeddingPipelineTests : TestKit
     }
 
     [Fact]
+    public async Task Texts_go_to_the_pools_in_order_of_length_so_that_batches_pad_little()
+    {
+        var fake = new FakeEncoder();
+        var pool = Sys.ActorOf(EmbeddingPool.Props(new EmbeddingPoolSettings { MaxBatchTexts = 4, MaxQueuedTexts = 8, MaxWait = TimeSpan.FromMilliseconds(1) }, fake.Create));
+        var region = CreateTestProbe();
+        var held = new int[2];
+        region.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+        {
+            if (message is ItemEmbeddingBatch batch)
+            {
+                held[batch.Shard] += batch.Ids.Length;
+                sender.Tell(new ItemEmbeddingsAccepted(batch.Run, batch.Shard, batch.Sequence, held[batch.Shard], false, null));
+            }
+            return AutoPilot.KeepRunning;
+        }));
+        // Texts t0..t119 of 2, 3 and 4 characters, in a shuffled source order.
+        var numbers = Enumerable.Range(0, 120).ToArray();
+        new Random(3).Shuffle(numbers);
+        var records = numbers.Select(n => new ItemTextRecord($"item-{n}", $"t{n}")).ToList();
+        var items = EmbeddingPipeline.Assign(records, new IdMap());
+        await EmbeddingPipeline.RunAsync(Sys, pool, region.Ref, items, Run, 2, 0,
+            new EmbeddingPipelineSettings { RequestTexts = 4, Parallelism = 1 }, new WalsSettings { ItemShards = 2 }).WaitAsync(TimeSpan.FromSeconds(60));
+        var sent = fake.Calls.SelectMany(c => c).ToArray();
+        // Shortest first; texts of one length keep their source order.
+        Assert.Equal(records.Select(r => r.Text).OrderBy(t => t.Length), sent);
+    }
+
+    [Fact]
     public async Task A_pool_that_rejects_a_request_as_invalid_fails_the_pipeline_with_its_reason()
     {
         var fake = new FakeEncoder();
