@@ -87,8 +87,10 @@ public sealed partial class ThreeProcessClusterTests(ITestOutputHelper output, T
         PrintNodeLog();
     }
 
-    [Fact]
-    public async Task With_the_CG_solver_three_node_processes_reach_the_engines_ranking_metrics_on_a_held_out_split()
+    [Theory]
+    [InlineData(GatherPrecision.Float32, ZeroStartSides.None)]
+    [InlineData(GatherPrecision.Int8, ZeroStartSides.Users)]
+    public async Task With_the_CG_solver_three_node_processes_reach_the_engines_ranking_metrics_on_a_held_out_split(GatherPrecision precision, ZeroStartSides zeroStart)
     {
         var path = TestDatasets.Find("lastfm-hetrec2011-2k/user_artists.dat", output);
         if (path is null)
@@ -96,7 +98,9 @@ public sealed partial class ThreeProcessClusterTests(ITestOutputHelper output, T
             return;
         }
         var split = Splitter.RandomHoldout(InteractionLoader.Load(path, LoadOptions.LastFm).Table, 0.2, seed: 7);
-        var options = new WalsOptions { Factors = 16, Iterations = 4, Solver = WalsSolver.ConjugateGradient, CgSteps = 3 }.Validate();
+        // The speed settings too (int8 gathers, users from zero) across processes; InProcessClusterTests checks that shards
+        // really solve against the 8-bit copies, which these separate processes cannot show.
+        var options = new WalsOptions { Factors = 16, Iterations = 4, Solver = WalsSolver.ConjugateGradient, CgSteps = 3, GatherPrecision = precision, ZeroStart = zeroStart }.Validate();
         var train = split.Train.ToUserItemMatrix();
         var test = split.Test.ToUserItemMatrix();
         var engine = new WalsTrainer(options).Train(train);
