@@ -244,6 +244,13 @@ public sealed partial class FactorShard : ReceiveActor
                 }
                 var cg = HalfStep.SolveConjugateGradientInEigenbasis(block.Interactions, collector.Buffer, eigenvalues, spare, fixedCount, block.Options, zeroStart, lossAfter);
                 result = cg with { Seconds = watch.Elapsed.TotalSeconds };
+                if (iteration >= block.Options.Iterations)
+                {
+                    // The run's last solve on this side: the rounded copy of the fixed rows (bfloat16 or int8, kept with the
+                    // buffer between half-steps) is not needed by the queries that follow, so it does not stay in memory.
+                    BFloat16Kernels.ReleaseCopy(collector.Buffer);
+                    Int8Kernels.ReleaseCopy(collector.Buffer);
+                }
             }
             return new Solved(run, iteration, spare, result, block.Gram(spare));
         }).PipeTo(Self, failure: e => new SolveFailed(run, iteration, (e is AggregateException a ? a.GetBaseException() : e).Message));

@@ -81,11 +81,14 @@ public sealed class InProcessClusterTests
             var before = LocalShards.RowsHandedOver;
             var copiesBefore = BFloat16Kernels.CopiesMade;
             var int8CopiesBefore = Int8Kernels.CopiesMade;
+            var heldBefore = (BFloat16Kernels.CopiesHeld, Int8Kernels.CopiesHeld);
             var trained = await client.TrainAsync(table, options);
             Assert.True(LocalShards.RowsHandedOver > before);
             // The shards solved against bfloat16 copies exactly when the run asked for them (each of the 5 shards solves once per iteration).
             Assert.Equal(precision == GatherPrecision.BFloat16 ? 5 * options.Iterations : 0, BFloat16Kernels.CopiesMade - copiesBefore);
             Assert.Equal(precision == GatherPrecision.Int8 ? 5 * options.Iterations : 0, Int8Kernels.CopiesMade - int8CopiesBefore);
+            // ... and released them after their last solve, so that a node answering queries does not keep them.
+            Assert.Equal(heldBefore, (BFloat16Kernels.CopiesHeld, Int8Kernels.CopiesHeld));
             var k = options.Factors;
             double worst = 0, largest = 0;
             for (var u = 0; u < table.Users.Count; u++)

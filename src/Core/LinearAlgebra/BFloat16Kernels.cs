@@ -76,6 +76,9 @@ public static class BFloat16Kernels
     /// <summary>Drops the copy kept with <paramref name="src"/> (at the end of a training run; a later call makes a new one).</summary>
     public static void ReleaseCopy(float[] src) => Copies.Remove(src);
 
+    /// <summary>How many copies are kept in this process now (for checks that runs release theirs).</summary>
+    public static int CopiesHeld => Copies.Count();
+
     /// <summary>dst[0..k) = float32(src[0..k)), exact.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Widen(ref ushort src, ref float dst, int k)

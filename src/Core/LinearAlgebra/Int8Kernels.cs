@@ -100,6 +100,9 @@ public static class Int8Kernels
     /// <summary>Drops the copy kept with <paramref name="src"/>.</summary>
     public static void ReleaseCopy(float[] src) => Copies.Remove(src);
 
+    /// <summary>How many copies are kept in this process now (for checks that runs release theirs).</summary>
+    public static int CopiesHeld => Copies.Count();
+
     private static double[] ToDouble(ReadOnlySpan<float> values)
     {
         var result = new double[values.Length];
