@@ -168,8 +168,8 @@ public static class HalfStep
         }
         var n = columns.Length;
         var gather = n > 0 && Gathers(n, k, maxGatherFloats);
-        var half = gather && fixedHalf is not null;
-        var quantized = gather && fixedInt8 is not null;
+        // A row too long to gather reads the float32 rows in place, whatever the precision.
+        var source = gather ? new FixedRows(fixedFactors, fixedHalf, fixedInt8, k) : new FixedRows(fixedFactors, null, null, k);
         var buffer = gather ? ws.Gather(n * k) : Span<float>.Empty;
         var b = ws.B;
         var q = ws.Q;
@@ -189,37 +189,18 @@ public static class HalfStep
         ref var rb = ref MemoryMarshal.GetReference(b);
         ref var rd = ref MemoryMarshal.GetReference(d);
         ref var rx = ref MemoryMarshal.GetReference(x);
-        ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
-        ref var int8Start = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.Values) : ref Unsafe.NullRef<sbyte>();
-        ref var columnScales = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.ColumnScales) : ref Unsafe.NullRef<float>();
-        var rowScales = quantized ? fixedInt8!.RowScales : null;
-        ref var rowScaleStart = ref quantized ? ref MemoryMarshal.GetArrayDataReference(rowScales!) : ref Unsafe.NullRef<float>();
         var j = 0;
         for (; j <= n - 4; j += 4)
         {
             for (var ahead = j + PrefetchDistance; ahead < Math.Min(n, j + PrefetchDistance + 4); ahead++)
             {
-                PrefetchFixedRow(ref fixedStart, ref halfStart, half, ref int8Start, ref rowScaleStart, quantized, columns[ahead], k);
+                source.Prefetch(columns[ahead]);
             }
-            if (quantized)
+            if (gather)
             {
                 for (var e = j; e < j + 4; e++)
                 {
-                    Int8Kernels.Widen(ref Unsafe.Add(ref int8Start, columns[e] * k), rowScales![columns[e]], ref columnScales, ref Unsafe.Add(ref bufferStart, e * k), k);
-                }
-            }
-            else if (half)
-            {
-                for (var e = j; e < j + 4; e++)
-                {
-                    BFloat16Kernels.Widen(ref Unsafe.Add(ref halfStart, columns[e] * k), ref Unsafe.Add(ref bufferStart, e * k), k);
-                }
-            }
-            else if (gather)
-            {
-                for (var e = j; e < j + 4; e++)
-                {
-                    fixedFactors.AsSpan(columns[e] * k, k).CopyTo(buffer.Slice(e * k, k));
+                    source.CopyRow(columns[e], buffer.Slice(e * k, k));
                 }
             }
             ref var y0 = ref Row(ref fixedStart, ref bufferStart, columns, j, k, gather);
@@ -231,17 +212,13 @@ public static class HalfStep
         }
         for (; j < n; j++)
         {
-            if (quantized)
+            // A rounded row is widened into the buffer first; a float32 row is copied there by the entry's own pass.
+            if (source.Rounded)
             {
-                Int8Kernels.Widen(ref Unsafe.Add(ref int8Start, columns[j] * k), rowScales![columns[j]], ref columnScales, ref Unsafe.Add(ref bufferStart, j * k), k);
+                source.CopyRow(columns[j], buffer.Slice(j * k, k));
             }
-            else if (half)
-            {
-                BFloat16Kernels.Widen(ref Unsafe.Add(ref halfStart, columns[j] * k), ref Unsafe.Add(ref bufferStart, j * k), k);
-            }
-            var copied = half || quantized;
-            var y = copied ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
-            var copy = gather && !copied ? buffer.Slice(j * k, k) : default;
+            var y = source.Rounded ? buffer.Slice(j * k, k) : fixedFactors.AsSpan(columns[j] * k, k);
+            var copy = gather && !source.Rounded ? buffer.Slice(j * k, k) : default;
             var tj = VectorKernels.FirstPassEntry(y, x, cp[j], cw[j], b, q, d, copy);
             if (!zeroStart)
             {
@@ -316,41 +293,18 @@ public static class HalfStep
         var start = pattern.RowStart[row];
         var end = Math.Min(pattern.RowStart[row + 1], start + PrefetchDistance);
         // A row too long to gather reads the float32 rows in place (CgRow), whatever the precision.
-        var gathers = Gathers(pattern.RowStart[row + 1] - start, k, MaxGatherFloats);
-        var half = fixedHalf is not null && gathers;
-        var quantized = fixedInt8 is not null && gathers;
-        ref var fixedStart = ref MemoryMarshal.GetArrayDataReference(fixedFactors);
-        ref var halfStart = ref half ? ref MemoryMarshal.GetArrayDataReference(fixedHalf!) : ref Unsafe.NullRef<ushort>();
-        ref var int8Start = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.Values) : ref Unsafe.NullRef<sbyte>();
-        ref var rowScaleStart = ref quantized ? ref MemoryMarshal.GetArrayDataReference(fixedInt8!.RowScales) : ref Unsafe.NullRef<float>();
+        var source = Gathers(pattern.RowStart[row + 1] - start, k, MaxGatherFloats)
+            ? new FixedRows(fixedFactors, fixedHalf, fixedInt8, k)
+            : new FixedRows(fixedFactors, null, null, k);
         for (var e = start; e < end; e++)
         {
-            PrefetchFixedRow(ref fixedStart, ref halfStart, half, ref int8Start, ref rowScaleStart, quantized, pattern.ColumnIndex[e], k);
+            source.Prefetch(pattern.ColumnIndex[e]);
         }
         VectorKernels.Prefetch(ref factors[row * k], k);
     }
 
     /// <summary>Whether a row of <paramref name="entries"/> entries has its fixed-side factors gathered into a buffer.</summary>
     private static bool Gathers(int entries, int k, int maxGatherFloats) => (long)entries * k <= maxGatherFloats;
-
-    /// <summary>Prefetches fixed-side row <paramref name="column"/>: its bfloat16 copy when <paramref name="half"/>, else the float32 row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchFixedRow(ref float fixedStart, ref ushort halfStart, bool half, ref sbyte int8Start, ref float rowScaleStart, bool quantized, int column, int k)
-    {
-        if (quantized)
-        {
-            Int8Kernels.Prefetch(ref Unsafe.Add(ref int8Start, column * k), k);
-            VectorKernels.Prefetch(ref Unsafe.Add(ref rowScaleStart, column), 1);
-        }
-        else if (half)
-        {
-            BFloat16Kernels.Prefetch(ref Unsafe.Add(ref halfStart, column * k), k);
-        }
-        else
-        {
-            VectorKernels.Prefetch(ref Unsafe.Add(ref fixedStart, column * k), k);
-        }
-    }
 
     /// <summary>ap += sum_j cw_j (y'_j . p) y'_j over the row's entries, four at a time, one read of each row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -514,6 +468,55 @@ public static class HalfStep
                 RegAfter += ws.RegAfter;
                 LossAfter += ws.LossAfter;
             }
+        }
+    }
+}
+
+/// <summary>
+/// Where a half-step reads its fixed side's rows: the float32 factors themselves, or their bfloat16 or int8 copy (made
+/// once per half-step, <see cref="GatherPrecision"/>). Rows are prefetched and copied (widened) into a row's gather
+/// buffer through it, so the precision is decided in one place.
+/// </summary>
+internal readonly struct FixedRows(float[] factors, ushort[]? half, Int8Rows? int8, int k)
+{
+    /// <summary>Whether the rows come from a rounded copy, which must be widened into the gather buffer.</summary>
+    public bool Rounded => half is not null || int8 is not null;
+
+    /// <summary>Asks the cache for row <paramref name="column"/> in the precision it is read in (with an int8 row, its scale).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(int column)
+    {
+        if (int8 is not null)
+        {
+            Int8Kernels.Prefetch(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(int8.Values), column * k), k);
+            VectorKernels.Prefetch(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(int8.RowScales), column), 1);
+        }
+        else if (half is not null)
+        {
+            BFloat16Kernels.Prefetch(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(half), column * k), k);
+        }
+        else
+        {
+            VectorKernels.Prefetch(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(factors), column * k), k);
+        }
+    }
+
+    /// <summary>Writes row <paramref name="column"/> as float32 into <paramref name="dst"/> (k values): widened from the copy, or copied.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CopyRow(int column, Span<float> dst)
+    {
+        if (int8 is not null)
+        {
+            Int8Kernels.Widen(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(int8.Values), column * k), int8.RowScales[column],
+                ref MemoryMarshal.GetArrayDataReference(int8.ColumnScales), ref MemoryMarshal.GetReference(dst), k);
+        }
+        else if (half is not null)
+        {
+            BFloat16Kernels.Widen(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(half), column * k), ref MemoryMarshal.GetReference(dst), k);
+        }
+        else
+        {
+            factors.AsSpan(column * k, k).CopyTo(dst);
         }
     }
 }
