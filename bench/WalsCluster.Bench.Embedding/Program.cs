@@ -95,7 +95,7 @@ internal static class Program
             foreach (var order in orders)
             {
                 // The batches EmbedAll forms for this order, and the work they really cost (padded) beside the texts' own.
-                var sequence = order == BatchOrder.ByLength && lengths.Length > batch ? TextEncoder.LengthOrder(lengths) : Enumerable.Range(0, lengths.Length).ToArray();
+                var sequence = TextEncoder.BatchSequence(lengths, batch, order);
                 double flopsOwn = 0, flopsPadded = 0, paddedTokens = 0;
                 for (var start = 0; start < sequence.Length; start += batch)
                 {

@@ -210,10 +210,14 @@ public sealed class TextEncoder : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var result = new float[texts.Count][];
-        var sequence = order == BatchOrder.ByLength && texts.Count > batchSize
-            ? LengthOrder(texts.Select(t => _tokenizer.EncodeIds(t, _options.MaxLength).Count).ToArray())
-            : Enumerable.Range(0, texts.Count).ToArray();
-        var chunk = new List<string>(batchSize);
+        // Each text is tokenized once: its ids give its length for the order and then go into its batch.
+        var ids = new IReadOnlyList<int>[texts.Count];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = _tokenizer.EncodeIds(texts[i], _options.MaxLength);
+        }
+        var sequence = BatchSequence(ids.Select(row => row.Count).ToArray(), batchSize, order);
+        var chunk = new List<IReadOnlyList<int>>(batchSize);
         for (int start = 0; start < texts.Count; start += batchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -221,9 +225,9 @@ public sealed class TextEncoder : IDisposable
             int end = Math.Min(texts.Count, start + batchSize);
             for (int i = start; i < end; i++)
             {
-                chunk.Add(texts[sequence[i]]);
+                chunk.Add(ids[sequence[i]]);
             }
-            var vectors = Embed(chunk);
+            var vectors = Pooling.Pool(Run(_tokenizer.Pad(chunk)), _options.Pooling);
             for (int i = start; i < end; i++)
             {
                 result[sequence[i]] = vectors[i - start];
@@ -232,6 +236,11 @@ public sealed class TextEncoder : IDisposable
         }
         return result;
     }
+
+    /// <summary>The order in which <see cref="EmbedAll"/> batches texts of these token counts: by length
+    /// (<see cref="LengthOrder"/>) when that is asked for and there is more than one batch, else the input order.</summary>
+    public static int[] BatchSequence(IReadOnlyList<int> lengths, int batchSize, BatchOrder order) =>
+        order == BatchOrder.ByLength && lengths.Count > batchSize ? LengthOrder(lengths) : Enumerable.Range(0, lengths.Count).ToArray();
 
     /// <summary>The indices 0..n-1 ordered by <paramref name="lengths"/>, ties in index order.</summary>
     public static int[] LengthOrder(IReadOnlyList<int> lengths)

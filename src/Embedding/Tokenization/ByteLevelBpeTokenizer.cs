@@ -98,6 +98,8 @@ public sealed partial class ByteLevelBpeTokenizer : ITextTokenizer
         {
             rows[i] = EncodeIds(texts[i], maxLength);
         }
-        return TokenBatch.FromIds(rows, PaddingId, withTokenTypeIds: false);
+        return Pad(rows);
     }
+
+    public TokenBatch Pad(IReadOnlyList<IReadOnlyList<int>> rows) => TokenBatch.FromIds(rows, PaddingId, withTokenTypeIds: false);
 }

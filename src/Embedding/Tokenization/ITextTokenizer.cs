@@ -16,6 +16,10 @@ public interface ITextTokenizer
     /// <summary>Encodes a batch, padded to its longest sequence. <paramref name="maxLength"/> is capped at
     /// <see cref="ModelMaxLength"/>.</summary>
     TokenBatch Encode(IReadOnlyList<string> texts, int maxLength);
+
+    /// <summary>A batch of texts already encoded by <see cref="EncodeIds"/>, padded to its longest sequence (what
+    /// <see cref="Encode"/> does after encoding).</summary>
+    TokenBatch Pad(IReadOnlyList<IReadOnlyList<int>> rows);
 }
 
 /// <summary>

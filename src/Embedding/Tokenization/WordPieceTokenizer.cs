@@ -61,8 +61,10 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         {
             rows[i] = EncodeIds(texts[i], maxLength);
         }
-        return TokenBatch.FromIds(rows, _bert.PaddingTokenId, withTokenTypeIds: true);
+        return Pad(rows);
     }
+
+    public TokenBatch Pad(IReadOnlyList<IReadOnlyList<int>> rows) => TokenBatch.FromIds(rows, _bert.PaddingTokenId, withTokenTypeIds: true);
 }
 
 internal static class TokenLimits
