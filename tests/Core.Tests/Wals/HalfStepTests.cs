@@ -180,51 +180,44 @@ public sealed class HalfStepTests
     }
 
     [Theory]
-    [InlineData(7, 3)]
-    [InlineData(64, 3)]
-    [InlineData(130, 2)]
-    public void Cg_on_bfloat16_gathers_equals_float32_cg_on_the_rounded_rows(int k, int seed)
+    [InlineData(GatherPrecision.BFloat16, 7, 3)]
+    [InlineData(GatherPrecision.BFloat16, 64, 3)]
+    [InlineData(GatherPrecision.BFloat16, 130, 2)]
+    [InlineData(GatherPrecision.Int8, 8, 1)]
+    [InlineData(GatherPrecision.Int8, 37, 2)]
+    public void Cg_on_rounded_gathers_equals_float32_cg_on_the_widened_rows(GatherPrecision precision, int k, int seed)
     {
         var o = new WalsOptions { Factors = k, CgSteps = 3, Regularization = 0.1f, Threads = 2 };
         var (r, y, x) = Problem(seed, 9, 50, k);
         var rows = WeightedInteractions.Build(r, o);
         var eig = Enumerable.Range(0, k).Select(i => 0.5f + i).ToArray();
-        var rounded = y.Select(v => ScalarKernels.FromBFloat16(ScalarKernels.ToBFloat16(v))).ToArray();
-        Assert.NotEqual(y, rounded);
-        var onRounded = (float[])x.Clone();
-        var half = (float[])x.Clone();
-        var a = HalfStep.SolveConjugateGradientInEigenbasis(rows, rounded, eig, onRounded, 50, o);
-        var b = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, half, 50, o with { GatherPrecision = GatherPrecision.BFloat16 });
+        var widened = Widened(precision, y, k, eig);
+        Assert.NotEqual(y, widened);
+        var onWidened = (float[])x.Clone();
+        var rounded = (float[])x.Clone();
+        var a = HalfStep.SolveConjugateGradientInEigenbasis(rows, widened, eig, onWidened, 50, o);
+        var b = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, rounded, 50, o with { GatherPrecision = precision });
         BFloat16Kernels.ReleaseCopy(y);
-        // The same rows (widened exactly) and the same float32 arithmetic: the same bits.
-        Assert.Equal(onRounded, half);
+        Int8Kernels.ReleaseCopy(y);
+        // The same rows (widened as the gathers widen them) and the same float32 arithmetic: the same bits.
+        Assert.Equal(onWidened, rounded);
         Assert.Equal(a.ObservedLoss, b.ObservedLoss);
     }
 
-    [Theory]
-    [InlineData(1, 8)]
-    [InlineData(2, 37)]
-    public void Int8_gathers_solve_exactly_against_the_widened_rows(int seed, int k)
+    /// <summary>The fixed rows as a rounded gather reads them, widened by the scalar references.</summary>
+    private static float[] Widened(GatherPrecision precision, float[] y, int k, float[] eig)
     {
-        var o = new WalsOptions { Factors = k, CgSteps = 3, Regularization = 0.1f, Threads = 2 };
-        var (r, y, x) = Problem(seed, 9, 50, k);
-        var rows = WeightedInteractions.Build(r, o);
-        var eig = Enumerable.Range(0, k).Select(i => 0.5f + i).ToArray();
+        if (precision == GatherPrecision.BFloat16)
+        {
+            return y.Select(v => ScalarKernels.FromBFloat16(ScalarKernels.ToBFloat16(v))).ToArray();
+        }
         var copy = Int8Kernels.QuantizeParallel(y, k, 1, eig);
         var widened = new float[y.Length];
-        for (var i = 0; i < 50; i++)
+        for (var i = 0; i < y.Length / k; i++)
         {
             ScalarKernels.WidenInt8(copy.Values.AsSpan(i * k, k), copy.RowScales[i], copy.ColumnScales, widened.AsSpan(i * k, k));
         }
-        Assert.NotEqual(y, widened);
-        var onWidened = (float[])x.Clone();
-        var quantized = (float[])x.Clone();
-        var a = HalfStep.SolveConjugateGradientInEigenbasis(rows, widened, eig, onWidened, 50, o);
-        var b = HalfStep.SolveConjugateGradientInEigenbasis(rows, y, eig, quantized, 50, o with { GatherPrecision = GatherPrecision.Int8 });
-        Int8Kernels.ReleaseCopy(y);
-        // The same rows and the same float32 arithmetic: the same bits.
-        Assert.Equal(onWidened, quantized);
-        Assert.Equal(a.ObservedLoss, b.ObservedLoss);
+        return widened;
     }
 
     [Theory]
