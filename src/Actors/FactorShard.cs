@@ -248,8 +248,7 @@ public sealed partial class FactorShard : ReceiveActor
                 {
                     // The run's last solve on this side: the rounded copy of the fixed rows (bfloat16 or int8, kept with the
                     // buffer between half-steps) is not needed by the queries that follow, so it does not stay in memory.
-                    BFloat16Kernels.ReleaseCopy(collector.Buffer);
-                    Int8Kernels.ReleaseCopy(collector.Buffer);
+                    HalfStep.ReleaseGatherCopies(collector.Buffer);
                 }
             }
             return new Solved(run, iteration, spare, result, block.Gram(spare));

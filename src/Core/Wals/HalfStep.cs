@@ -102,6 +102,16 @@ public static class HalfStep
             lossAfter);
     }
 
+    /// <summary>
+    /// Drops the rounded copies (bfloat16 or int8, <see cref="GatherPrecision"/>) kept with <paramref name="fixedFactors"/>
+    /// between half-steps, once no more half-steps read them; a later half-step makes a new one.
+    /// </summary>
+    public static void ReleaseGatherCopies(float[] fixedFactors)
+    {
+        BFloat16Kernels.ReleaseCopy(fixedFactors);
+        Int8Kernels.ReleaseCopy(fixedFactors);
+    }
+
     /// <summary>Solves one row in place in <paramref name="x"/>; false when its system cannot be solved.</summary>
     private delegate bool RowSolver(int row, int start, int entries, float lambdaU, Span<float> x, CgWorkspace ws);
 

@@ -90,11 +90,9 @@ public sealed class WalsTrainer
         {
             initialLoss = Loss(users, items, x, y, _options);
         }
-        // The bfloat16 copies of the fixed sides (GatherPrecision.BFloat16) are not part of the result.
-        BFloat16Kernels.ReleaseCopy(x);
-        BFloat16Kernels.ReleaseCopy(y);
-        Int8Kernels.ReleaseCopy(x);
-        Int8Kernels.ReleaseCopy(y);
+        // The rounded copies of the fixed sides (GatherPrecision) are not part of the result.
+        HalfStep.ReleaseGatherCopies(x);
+        HalfStep.ReleaseGatherCopies(y);
         return new TrainedFactors(nUsers, nItems, k, x, y, initialLoss, history);
 
         void Emit(IterationReport report)
