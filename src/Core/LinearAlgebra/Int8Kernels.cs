@@ -113,35 +113,30 @@ public static class Int8Kernels
         return result;
     }
 
-    /// <summary>sum over rows of y_ij^2, per column.</summary>
+    /// <summary>sum over rows of y_ij^2, per column: float sums per block of rows (the scales need no more), added in block
+    /// order, so that the result does not depend on the scheduling.</summary>
     private static double[] ColumnSumsOfSquares(float[] src, int rows, int k, int threads)
     {
-        var sums = new double[k];
         const int block = 1024;
         var blocks = (rows + block - 1) / block;
         var ones = Enumerable.Repeat(1f, block).ToArray();
-        Parallel.For(0, blocks, Parallelism.Options(threads), () => new double[k], (b, _, local) =>
+        var parts = new float[blocks][];
+        Parallel.For(0, blocks, Parallelism.Options(threads), b =>
         {
-            // float sums over a block of rows (the scales need no more), added into the double totals per block
             var part = new float[k];
             var start = b * block;
             var n = Math.Min(block, rows - start);
             VectorKernels.AddWeightedRows(src.AsSpan(start * k, n * k), n, k, ones, part, squares: true);
+            parts[b] = part;
+        });
+        var sums = new double[k];
+        foreach (var part in parts)
+        {
             for (var j = 0; j < k; j++)
             {
-                local[j] += part[j];
+                sums[j] += part[j];
             }
-            return local;
-        }, local =>
-        {
-            lock (sums)
-            {
-                for (var j = 0; j < k; j++)
-                {
-                    sums[j] += local[j];
-                }
-            }
-        });
+        }
         return sums;
     }
 
