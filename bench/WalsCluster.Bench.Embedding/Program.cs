@@ -24,11 +24,16 @@ namespace WalsCluster.Bench.Embedding;
 /// L (24 s H^2 + 4 s^2 H): per layer Q, K, V and output projections 4 x 2 s H^2, the FFN 2 x 2 s H (4H), attention scores
 /// and the weighted sum of values 2 x 2 s^2 H (embeddings, layer norms, softmax and pooling are left out). Reported for
 /// s = the text's own token count and for s = its batch's padded length (what the runtime really computes).
+/// <c>text-queries --model M</c> measures free-text queries instead (<see cref="TextQueries"/>).
 /// </summary>
 internal static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "text-queries")
+        {
+            return TextQueries.Run(Args.Parse(args[1..]));
+        }
         var options = Args.Parse(args);
         var textsPath = options.Get("texts", Path.Combine("..", "shared", "datasets", "goodbooks-10k", "books.csv"));
         var column = options.Get("column", "title");
@@ -220,7 +225,7 @@ internal static class Program
             return texts;
         });
 
-    private sealed class Args
+    internal sealed class Args
     {
         private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
 

@@ -427,7 +427,17 @@ public sealed partial class FactorShard : ReceiveActor
             Sender.Tell(new FoldInTerms(_shard, [], [], [], [], 0, 0, 0, 0, _block is null ? $"Shard {_entityId} holds no model." : "Items and values differ in length."));
             return;
         }
-        Sender.Tell(_block.FoldIn(get.Items, get.Values));
+        var terms = _block.FoldIn(get.Items, get.Values);
+        if (CurrentCold is { Count: > 0 } cold)
+        {
+            // The cold items are items of the saved model too: their rows join the Gram (FoldInTerms).
+            var coldGram = new double[cold.K * cold.K];
+            MatrixKernels.AddGram(cold.Factors, cold.Count, cold.K, coldGram, _block.Options.EffectiveThreads);
+            var gram = (double[])terms.PartialGram.Clone();
+            PackedSymmetric.AddInto(gram, PackedSymmetric.Pack(coldGram, cold.K));
+            terms = terms with { PartialGram = gram, ColdItems = cold.Count };
+        }
+        Sender.Tell(terms);
     }
 
     /// <summary>A solve finished on the solver threads (private result piped back to Self).</summary>

@@ -121,7 +121,7 @@ public sealed class QueryRouter : ReceiveActor
         {
             return new Recommendations(query, [], [], failure);
         }
-        var x = FoldIn.Solve(terms!);
+        var x = ShardFoldIn.Solve(terms!);
         if (x is null)
         {
             return new Recommendations(query, [], [], "The fold-in system is not positive definite (no known items and no regularization?).");
@@ -154,20 +154,39 @@ public sealed class QueryRouter : ReceiveActor
         {
             return new Recommendations(q.Text, [], [], fit is ProjectionFailed failed ? failed.Reason : $"The coordinator answered {fit.GetType().Name}.");
         }
-        var projection = RidgeProjection.FromBytes(fitted.Projection);
+        // A free text has no genres, year or tags: with metadata features it is projected with the text-only map.
+        var map = fitted.QueryProjection is { } query ? RidgeProjection.FromBytes(query)
+            : fitted.MetadataFeatures == 0 ? RidgeProjection.FromBytes(fitted.Projection)
+            : null;
+        if (map is null)
+        {
+            return new Recommendations(q.Text, [], [], $"The projection of run '{fitted.Run}' takes {fitted.MetadataFeatures} metadata features and has no text-only map for free-text queries.");
+        }
         var embedded = await EmbedQueryAsync(q.Text);
         if (embedded is string why)
         {
             return new Recommendations(q.Text, [], [], why);
         }
         var e = (float[])embedded;
-        if (e.Length + fitted.MetadataFeatures != projection.D)
+        if (e.Length != map.D)
         {
-            return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {projection.D - fitted.MetadataFeatures}" +
-                (fitted.MetadataFeatures > 0 ? $" (beside {fitted.MetadataFeatures} metadata features)" : "") + ": the embedders' encoder changed since the fit.");
+            return new Recommendations(q.Text, [], [], $"The embedding pool gives {e.Length}-dimensional vectors but the projection of run '{fitted.Run}' takes {map.D}: " +
+                "the embedders' encoder changed since the fit.");
         }
-        // A free text has no genres, year or tags: zeros for the metadata features.
-        return await FanOutAsync(Region, q.Text, projection.Apply(MetadataFeatures.PadQuery(e, fitted.MetadataFeatures)), q.K, cosine: false, []);
+        var region = Region;
+        var terms = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
+            AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, [], []))));
+        var missing = Enumerable.Range(0, terms.Length).Where(s => terms[s] is null).ToArray();
+        if (missing.Length > 0)
+        {
+            return new Recommendations(q.Text, [], missing, $"Item shards {string.Join(", ", missing)} did not send their Gram within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+        }
+        var failure = terms.FirstOrDefault(t => t!.Failure is not null)?.Failure;
+        if (failure is not null)
+        {
+            return new Recommendations(q.Text, [], [], failure);
+        }
+        return await FanOutAsync(region, q.Text, ShardFoldIn.QueryVector(terms!, map.Apply(e)), q.K, cosine: false, []);
     }
 
     /// <summary>The text's vector, or why there is none; busy answers are retried with a doubling wait within the timeout.</summary>
@@ -262,7 +281,7 @@ public static class RankMerge
 }
 
 /// <summary>The fold-in solve of a user from the item shards' terms.</summary>
-public static class FoldIn
+public static class ShardFoldIn
 {
     /// <summary>
     /// x = (w0 G + sum (c - w0) y y^T + lambda_u I)^-1 sum c p y with G the sum of the partial Grams and
@@ -270,30 +289,13 @@ public static class FoldIn
     /// </summary>
     public static float[]? Solve(IReadOnlyList<FoldInTerms?> terms)
     {
-        var first = terms[0]!;
-        var k = PackedSymmetric.Order(first.PartialGram.Length);
-        var gram = new double[PackedSymmetric.Length(k)];
-        var lowRank = new double[PackedSymmetric.Length(k)];
-        var b = new double[k];
-        var found = 0;
-        foreach (var t in terms)
-        {
-            PackedSymmetric.AddInto(gram, t!.PartialGram);
-            PackedSymmetric.AddInto(lowRank, t.LowRank);
-            for (var i = 0; i < k; i++)
-            {
-                b[i] += t.B[i];
-            }
-            found += t.Found.Length;
-        }
-        var options = new WalsOptions { Factors = k, UnobservedWeight = first.UnobservedWeight, Regularization = first.Regularization, RegularizationExponent = first.RegularizationExponent };
-        var lambda = WeightedInteractions.RowRegularization(found, first.ItemCount, options);
-        var g = PackedSymmetric.Unpack(gram, k);
-        var l = PackedSymmetric.Unpack(lowRank, k);
+        var (g, l, b, found, items, options) = Sum(terms);
+        var k = b.Length;
+        var lambda = WeightedInteractions.RowRegularization(found, items, options);
         var a = new double[k * k];
         for (var i = 0; i < k * k; i++)
         {
-            a[i] = first.UnobservedWeight * g[i] + l[i];
+            a[i] = options.UnobservedWeight * g[i] + l[i];
         }
         for (var i = 0; i < k; i++)
         {
@@ -304,5 +306,39 @@ public static class FoldIn
             return null;
         }
         return b.Select(v => (float)v).ToArray();
+    }
+
+    /// <summary>The query vector of a user whose only interaction is the point <paramref name="itemVector"/> of the factor
+    /// space (<see cref="FoldIn.QueryVector(ReadOnlySpan{double}, int, ReadOnlySpan{float}, WalsOptions)"/>),
+    /// G from the item shards' terms.</summary>
+    public static float[] QueryVector(IReadOnlyList<FoldInTerms?> terms, float[] itemVector)
+    {
+        var (g, _, _, _, items, options) = Sum(terms);
+        return FoldIn.QueryVector(g, items, itemVector, options);
+    }
+
+    /// <summary>The shards' terms added: G and the low-rank part (unpacked, k x k), b, the known items, the item count
+    /// N (trained and cold) and the run's w0, lambda and nu.</summary>
+    private static (double[] Gram, double[] LowRank, double[] B, int Found, int Items, WalsOptions Options) Sum(IReadOnlyList<FoldInTerms?> terms)
+    {
+        var first = terms[0]!;
+        var k = PackedSymmetric.Order(first.PartialGram.Length);
+        var gram = new double[PackedSymmetric.Length(k)];
+        var lowRank = new double[PackedSymmetric.Length(k)];
+        var b = new double[k];
+        int found = 0, cold = 0;
+        foreach (var t in terms)
+        {
+            PackedSymmetric.AddInto(gram, t!.PartialGram);
+            PackedSymmetric.AddInto(lowRank, t.LowRank);
+            for (var i = 0; i < k; i++)
+            {
+                b[i] += t.B[i];
+            }
+            found += t.Found.Length;
+            cold += t.ColdItems;
+        }
+        var options = new WalsOptions { Factors = k, UnobservedWeight = first.UnobservedWeight, Regularization = first.Regularization, RegularizationExponent = first.RegularizationExponent };
+        return (PackedSymmetric.Unpack(gram, k), PackedSymmetric.Unpack(lowRank, k), b, found, first.ItemCount + cold, options);
     }
 }

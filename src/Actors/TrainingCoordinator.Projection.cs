@@ -109,13 +109,15 @@ public sealed partial class TrainingCoordinator
         var parts = f.Reports.OrderBy(r => r.Key.Shard).ThenBy(r => r.Key.Validation).Select(r => r.Value).ToList();
         var run = f.Run;
         var watch = f.Watch;
+        var metadataFeatures = f.Request.MetadataFeatures;
         // The fit solves a d x d system per candidate mu (d^3 each): off the mailbox.
-        Task.Run(() => Fit(run, parts, watch))
+        Task.Run(() => Fit(run, parts, metadataFeatures, watch))
             .PipeTo(Self, failure: e => new ProjectionComputed(run, null, (e is AggregateException a ? a.GetBaseException() : e).Message));
     }
 
-    /// <summary>Adds the shards' parts (in shard order) and fits; an expected failure (too few items) is a reason, not a throw.</summary>
-    private static ProjectionComputed Fit(string run, IReadOnlyList<ProjectionSumsReport> parts, Stopwatch watch)
+    /// <summary>Adds the shards' parts (in shard order) and fits, and with metadata features also the text-only map of
+    /// free-text queries from the leading blocks of the same sums; an expected failure (too few items) is a reason, not a throw.</summary>
+    private static ProjectionComputed Fit(string run, IReadOnlyList<ProjectionSumsReport> parts, int metadataFeatures, Stopwatch watch)
     {
         ProjectionSums? train = null, validation = null;
         int trainItems = 0, validationItems = 0, cold = 0;
@@ -139,10 +141,17 @@ public sealed partial class TrainingCoordinator
             return new ProjectionComputed(run, null, $"Fitting the projection needs at least 2 training and 1 validation warm items (items with both text and training interactions); " +
                 $"there are {trainItems} and {validationItems}. Check that the item-text ids are the item ids of the interactions, or raise the validation fraction.");
         }
+        if (metadataFeatures >= train!.D)
+        {
+            return new ProjectionComputed(run, null, $"The run counts {metadataFeatures} metadata features but the shards' vectors have {train.D} values.");
+        }
         ProjectionFit fit;
+        ProjectionFit? query;
         try
         {
-            fit = ProjectionFitter.Fit(train!, validation!);
+            fit = ProjectionFitter.Fit(train, validation!);
+            var text = train.D - metadataFeatures;
+            query = metadataFeatures > 0 ? ProjectionFitter.Fit(train.Leading(text), validation!.Leading(text)) : null;
         }
         catch (InvalidOperationException e)
         {
@@ -150,7 +159,8 @@ public sealed partial class TrainingCoordinator
         }
         var best = fit.Candidates.First(c => c.Mu == fit.Mu);
         return new ProjectionComputed(run, new ProjectionFitted(run, fit.Mu, best.ValidationMse, validation!.SumYY / validation.Count, trainItems, validationItems, cold,
-            fit.Candidates.Select(c => c.Mu).ToArray(), fit.Candidates.Select(c => c.ValidationMse).ToArray(), fit.Projection.ToBytes(), 0), null);
+            fit.Candidates.Select(c => c.Mu).ToArray(), fit.Candidates.Select(c => c.ValidationMse).ToArray(), fit.Projection.ToBytes(), 0, metadataFeatures,
+            query?.Projection.ToBytes()), null);
     }
 
     private void HandleProjectionComputed(ProjectionComputed computed)
@@ -164,7 +174,7 @@ public sealed partial class TrainingCoordinator
             FailProjection(f, computed.Failure ?? "The projection fit failed.");
             return;
         }
-        f.Fitted = computed.Fitted with { MetadataFeatures = f.Request.MetadataFeatures };
+        f.Fitted = computed.Fitted;
         f.Phase = FitPhase.Applying;
         _log.Info("coordinator run [{0}] projection: mu [{1:G4}], validation MSE [{2:G4}] (mean |y|^2 [{3:G4}]) on [{4}] held-out of [{5}] warm items",
             f.Run, f.Fitted.Mu, f.Fitted.ValidationMse, f.Fitted.ValidationMeanSquare, f.Fitted.ValidationItems, f.Fitted.TrainItems + f.Fitted.ValidationItems);

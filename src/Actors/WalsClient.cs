@@ -39,6 +39,9 @@ public sealed record ItemTextInput(IReadOnlyList<ItemTextRecord> Records, double
 public sealed record ClusterProjection(EmbeddingPipelineSummary Pipeline, EmbeddingSettings Encoder, ProjectionFitted Fit, string[] ColdIds, float[] ColdFactors, double ValidationFraction)
 {
     public RidgeProjection Projection => RidgeProjection.FromBytes(Fit.Projection);
+
+    /// <summary>The text-only map of free-text queries (with metadata features), else null.</summary>
+    public RidgeProjection? QueryProjection => Fit.QueryProjection is { } query ? RidgeProjection.FromBytes(query) : null;
 }
 
 /// <summary>
@@ -333,7 +336,8 @@ public sealed class WalsClient : IAsyncDisposable
             Seed = 0,
             ProjectedItems = projection.ColdIds,
         };
-        var section = new ProjectionSection(projection.Encoder, info, projection.Projection);
+        var query = projection.QueryProjection;
+        var section = new ProjectionSection(projection.Encoder, info with { QueryMu = query?.Mu }, projection.Projection, query);
         var sections = saved.OtherSections.Where(s => s.Name != ProjectionSection.Name).Append(section.ToModelSection()).ToList();
         if (projection.ColdIds.Length == 0)
         {

@@ -79,11 +79,13 @@ public sealed record ProjectionApplied(string Run, int Shard, int ColdItems, str
 /// among <paramref name="MuCandidates"/> by the validation MSE <paramref name="ValidationErrors"/> (per item, summed over
 /// the k factors), <paramref name="ValidationMse"/> at the chosen mu beside <paramref name="ValidationMeanSquare"/>
 /// (mean |y|^2, the error of predicting 0), the item counts, the cold items that got factors, and the projection refitted
-/// on all warm items (<c>RidgeProjection.ToBytes</c>); <paramref name="MetadataFeatures"/> as in the run's <see cref="ProjectionRequest"/>.
+/// on all warm items (<c>RidgeProjection.ToBytes</c>); <paramref name="MetadataFeatures"/> as in the run's <see cref="ProjectionRequest"/>;
+/// with metadata features, <paramref name="QueryProjection"/> is the map fitted on the text part of the same vectors
+/// alone (its own mu), which free-text queries are projected with; null without them.
 /// </summary>
 public sealed record ProjectionFitted(
     string Run, double Mu, double ValidationMse, double ValidationMeanSquare, int TrainItems, int ValidationItems, int ColdItems,
-    double[] MuCandidates, double[] ValidationErrors, byte[] Projection, double Seconds, int MetadataFeatures = 0) : IWalsMessage;
+    double[] MuCandidates, double[] ValidationErrors, byte[] Projection, double Seconds, int MetadataFeatures = 0, byte[]? QueryProjection = null) : IWalsMessage;
 
 /// <summary>The projection of run <paramref name="Run"/> could not be fitted, and why.</summary>
 public sealed record ProjectionFailed(string Run, string Reason) : IWalsMessage;
@@ -96,8 +98,10 @@ public sealed record GetProjection : IWalsMessage
 
 /// <summary>
 /// The top <paramref name="K"/> items for a free-text query: the text is embedded by the cluster's embedding pool,
-/// projected with the last fitted projection (x = W^T e + b) and scored x . y_i over every item, cold items included,
-/// nothing excluded. Replied with <see cref="Recommendations"/>.
+/// projected with the last fitted projection (q = W^T e + b, the text-only map when the items had metadata features),
+/// turned into the query vector of a user whose only interaction is that point, x = (w0 G + lambda_1 I)^-1 q (G from the
+/// item shards' partial Grams, as a fold-in), and scored x . y_i over every item, cold items included, nothing
+/// excluded. Replied with <see cref="Recommendations"/>.
 /// </summary>
 public sealed record RecommendForText(string Text, int K) : IWalsMessage;
 

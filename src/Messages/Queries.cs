@@ -42,10 +42,12 @@ public sealed record ShardTopK(int Shard, int[] Items, string[] Ids, float[] Sco
 public sealed record GetFoldInTerms(Side Side, int Shard, string[] Items, float[] Values) : IShardMessage;
 
 /// <summary>
-/// Reply to <see cref="GetFoldInTerms"/>: the shard's partial Gram Y_s^T Y_s, sum over its given items of (c - w0) y y^T
-/// (both packed), sum of c p y, the global indices of the given items it holds, and the run's w0, lambda, nu and item
-/// count (for lambda_u = lambda (n_u + w0 N)^nu).
+/// Reply to <see cref="GetFoldInTerms"/>: the shard's partial Gram Y_s^T Y_s over its trained rows and its
+/// <paramref name="ColdItems"/> cold items with projected factors (as the saved model holds them, so that a fold-in on
+/// the cluster equals one on the model file), sum over its given items of (c - w0) y y^T (both packed), sum of c p y,
+/// the global indices of the given items it holds, and the run's w0, lambda, nu and trained item count (for
+/// lambda_u = lambda (n_u + w0 N)^nu, N the trained items plus every shard's cold items).
 /// </summary>
 public sealed record FoldInTerms(
     int Shard, double[] PartialGram, double[] LowRank, double[] B, int[] Found,
-    float UnobservedWeight, float Regularization, float RegularizationExponent, int ItemCount, string? Failure) : IWalsMessage;
+    float UnobservedWeight, float Regularization, float RegularizationExponent, int ItemCount, string? Failure, int ColdItems = 0) : IWalsMessage;

@@ -155,7 +155,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             TextsEmbedded t => 64 + t.Vectors.Sum(v => 4 + v.Length * 4) + t.Ids.Length * 24,
             ProjectionSumsReport p => 64 + p.Sums.Length,
             ApplyProjection p => 64 + p.Projection.Length,
-            ProjectionFitted p => 128 + p.Projection.Length,
+            ProjectionFitted p => 128 + p.Projection.Length + (p.QueryProjection?.Length ?? 0),
             ColdItemFactors c => 64 + (c.Globals.Length + c.Values.Length) * 4 + c.Ids.Length * 24,
             _ => 256,
         });
@@ -264,6 +264,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case FoldInTerms m:
                 w.Int(m.Shard); w.Doubles(m.PartialGram); w.Doubles(m.LowRank); w.Doubles(m.B); w.Ints(m.Found);
                 w.Float(m.UnobservedWeight); w.Float(m.Regularization); w.Float(m.RegularizationExponent); w.Int(m.ItemCount); w.String(m.Failure);
+                w.Int(m.ColdItems);
                 break;
             case EmbedTexts m:
                 w.Strings(m.Ids); w.Strings(m.Texts);
@@ -310,6 +311,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case ProjectionFitted m:
                 w.String(m.Run); w.Double(m.Mu); w.Double(m.ValidationMse); w.Double(m.ValidationMeanSquare); w.Int(m.TrainItems); w.Int(m.ValidationItems);
                 w.Int(m.ColdItems); w.Doubles(m.MuCandidates); w.Doubles(m.ValidationErrors); w.Bytes(m.Projection); w.Double(m.Seconds); w.Int(m.MetadataFeatures);
+                w.Bytes(m.QueryProjection ?? []);
                 break;
             case ProjectionFailed m:
                 w.String(m.Run); w.String(m.Reason);
@@ -369,7 +371,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             RowVectorManifest => new RowVector(r.String(), r.Int(), r.Floats(), r.Ints(), r.NullableString()),
             ShardTopKManifest => new ShardTopK(r.Int(), r.Ints(), r.Strings(), r.Floats(), r.NullableString()),
             GetFoldInTermsManifest => new GetFoldInTerms((Side)r.Byte(), r.Int(), r.Strings(), r.Floats()),
-            FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString()),
+            FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString(), r.Int()),
             EmbedTextsManifest => new EmbedTexts(r.Strings(), r.Strings()),
             TextsEmbeddedManifest => ReadTextsEmbedded(ref r),
             EmbeddingRejectedManifest => new EmbeddingRejected(r.String()),
@@ -382,7 +384,8 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             ProjectionSumsReportManifest => new ProjectionSumsReport(r.String(), r.Int(), r.Bool(), r.Bytes(), r.Int(), r.Int(), r.NullableString()),
             ApplyProjectionManifest => new ApplyProjection(r.String(), (Side)r.Byte(), r.Int(), r.Bytes()),
             ProjectionAppliedManifest => new ProjectionApplied(r.String(), r.Int(), r.Int(), r.NullableString()),
-            ProjectionFittedManifest => new ProjectionFitted(r.String(), r.Double(), r.Double(), r.Double(), r.Int(), r.Int(), r.Int(), r.Doubles(), r.Doubles(), r.Bytes(), r.Double(), r.Int()),
+            ProjectionFittedManifest => new ProjectionFitted(r.String(), r.Double(), r.Double(), r.Double(), r.Int(), r.Int(), r.Int(), r.Doubles(), r.Doubles(), r.Bytes(), r.Double(), r.Int(),
+                r.Bytes() is { Length: > 0 } query ? query : null),
             ProjectionFailedManifest => new ProjectionFailed(r.String(), r.String()),
             GetProjectionManifest => GetProjection.Instance,
             RecommendForTextManifest => new RecommendForText(r.String(), r.Int()),

@@ -6,7 +6,8 @@ namespace WalsCluster.Cluster.Tests;
 /// <summary>
 /// The single-process command line with metadata features, end to end on a small MovieLens folder written here:
 /// <c>wals embed --metadata-features</c> writes vectors with the features appended, <c>wals train --item-text</c> fits
-/// the projection on them and <c>wals recommend --text</c> answers a free-text query (its features zero); a source
+/// the projection on them (and the text-only map of free-text queries) and <c>wals recommend --text</c> answers a
+/// free-text query with that map; a source
 /// without fields is refused before anything is embedded.
 /// </summary>
 public sealed class MetadataCliTests(ITestOutputHelper output)
@@ -52,6 +53,7 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             var trained = WalsProcess.LastJson(await Wals($"train --input \"{Path.Combine(folder, "ratings.csv")}\" --format movielens --item-text \"{embeddings}\" --factors 4 --iterations 4 --threads 1 --model \"{model}\" --json"));
             Assert.Equal(7, trained["projection"]!["metadata_features"]!.GetValue<int>());
             Assert.Equal(384 + 7, trained["projection"]!["dimension"]!.GetValue<int>());
+            Assert.True(trained["projection"]!["query_mu"]!.GetValue<double>() > 0);
             var answer = WalsProcess.LastJson(await Wals($"recommend --model \"{model}\" --text \"a funny comedy\" --k 5 --embedding-threads 1 --json"));
             var items = answer["items"]!.AsArray();
             Assert.Equal(5, items.Count);

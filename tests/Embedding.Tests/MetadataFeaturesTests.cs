@@ -114,19 +114,14 @@ public sealed class MetadataFeaturesTests
     }
 
     [Fact]
-    public void A_text_query_is_padded_with_zeros_and_the_encoder_check_ignores_the_features()
+    public void The_encoder_check_ignores_the_metadata_features()
     {
         var plain = new EmbeddingSettings { Model = "minilm", Pooling = "layers", MaxLength = 128, Dimension = 3 };
         var features = MetadataFeatures.Of(Catalogue);
         var withFeatures = plain with { Dimension = 3 + features.Count, Metadata = features };
         Assert.True(withFeatures.SameEncoding(plain));
         Assert.False(withFeatures.SameEncoding(plain with { Dimension = 4 }));
-
-        var padded = MetadataFeatures.PadQuery([1f, 2f, 3f], withFeatures);
-        Assert.Equal(new float[] { 1, 2, 3 }.Concat(new float[features.Count]), padded);
-        var unchanged = new[] { 1f, 2f, 3f };
-        Assert.Same(unchanged, MetadataFeatures.PadQuery(unchanged, plain));
-        Assert.Throws<ArgumentException>(() => MetadataFeatures.PadQuery([1f, 2f], withFeatures));
+        Assert.Equal(3, withFeatures.TextDimension);
     }
 
     [Theory]

@@ -180,7 +180,7 @@ public static class ColdStartEvaluation
                 weights.Add(ProjectionTraining.Weight(options.Weighting, counts[warmIndex[item]]));
             }
         }
-        var fit = ProjectionTraining.Fit(trained.ItemFactors, k, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 1), weights);
+        var fit = ProjectionTraining.Fit(trained.ItemFactors, k, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 1), weights, textQueries: false);
         log?.Invoke($"projection: mu {fit.Fit.Mu:G3} chosen on {fit.Info.ValidationItems} held-out warm items (validation MSE {fit.Info.ValidationMse:G4}, " +
             $"mean |y|^2 {fit.Info.ValidationMeanSquare:G4}), fitted on {fit.Info.TrainItems + fit.Info.ValidationItems}");
         var coldFactors = new float[(long)coldCount * k];
@@ -237,7 +237,7 @@ public static class ColdStartEvaluation
             {
                 logCounts[w] = MathF.Log(1 + counts[w]);
             }
-            var popularityFit = ProjectionTraining.Fit(logCounts, 1, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 3));
+            var popularityFit = ProjectionTraining.Fit(logCounts, 1, embeddings, pairs, options.ValidationFraction, Stream(options.Seed, 3), textQueries: false);
             var predicted = new float[coldCount];
             foreach (var item in split.ColdItems)
             {

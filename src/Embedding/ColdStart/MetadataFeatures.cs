@@ -11,7 +11,7 @@ namespace WalsCluster.Embedding.ColdStart;
 /// last count in the end ones), and log(1 + the number of distinct tags). An item without a record, genres, a year or
 /// tags has zeros there. The transformer reads the same fields as text, but a linear map of its vectors recovers the era
 /// of a film poorly; on ml-latest-small these features raised the cold-start recall@20 on seven of seven seeds
-/// (docs/benchmarks.md). A free-text query has no such fields: its features are zero (<see cref="PadQuery(float[], EmbeddingSettings)"/>).
+/// (docs/benchmarks.md). A free-text query has no such fields: it is projected with a map fitted on the text part alone (<see cref="ProjectionSection.QueryProjection"/>).
 /// Stored in <see cref="EmbeddingSettings.Metadata"/> (the <c>metadata</c> object of the settings JSON).
 /// </summary>
 public sealed partial record MetadataFeatures
@@ -115,31 +115,6 @@ public sealed partial record MetadataFeatures
             Write(items.GetValueOrDefault(text.Ids[r]), row[d..]);
         }
         return new ItemEmbeddings(text.Ids, total, matrix, text.Settings.WithMetadata(this));
-    }
-
-    /// <summary>
-    /// A query's vector as the projection takes it: the encoder's <paramref name="textVector"/>, followed by zeros for
-    /// the metadata features when <paramref name="settings"/> has them (a free text has no genres, year or tags).
-    /// </summary>
-    public static float[] PadQuery(float[] textVector, EmbeddingSettings settings)
-    {
-        if (textVector.Length != settings.TextDimension)
-        {
-            throw new ArgumentException($"The query vector has {textVector.Length} values; the projection's encoder gives {settings.TextDimension}.", nameof(textVector));
-        }
-        return PadQuery(textVector, settings.Metadata?.Count ?? 0);
-    }
-
-    /// <summary><paramref name="textVector"/> followed by <paramref name="features"/> zeros (itself when there are none).</summary>
-    public static float[] PadQuery(float[] textVector, int features)
-    {
-        if (features == 0)
-        {
-            return textVector;
-        }
-        var padded = new float[textVector.Length + features];
-        textVector.CopyTo(padded, 0);
-        return padded;
     }
 
     /// <summary>The year of a title that ends in "(YYYY)" (MovieLens style), else null.</summary>

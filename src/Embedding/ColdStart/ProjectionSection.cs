@@ -32,6 +32,11 @@ public sealed record ProjectionFitInfo
     [JsonPropertyName("seed")]
     public ulong Seed { get; init; }
 
+    /// <summary>The mu of the text-only map for free-text queries (null when the vectors have no metadata features, and
+    /// one map serves both).</summary>
+    [JsonPropertyName("query_mu")]
+    public double? QueryMu { get; init; }
+
     /// <summary>Items that had no interactions and got y = W^T e + b from their text when the model was written.</summary>
     [JsonPropertyName("projected_items")]
     public IReadOnlyList<string> ProjectedItems { get; init; } = [];
@@ -39,11 +44,13 @@ public sealed record ProjectionFitInfo
 
 /// <summary>
 /// The model file's <c>projection</c> section: the embedding settings (so a text query is embedded exactly as the items
-/// were), what the fit recorded, and the <see cref="RidgeProjection"/> (W, b, mu). Layout, little-endian:
-/// int32 byte length of a UTF-8 JSON object <c>{"embedding": EmbeddingSettings, "fit": ProjectionFitInfo}</c>, the JSON,
-/// then <see cref="RidgeProjection.ToBytes"/>.
+/// were), what the fit recorded, the <see cref="RidgeProjection"/> (W, b, mu) of item vectors, and, when those vectors
+/// carry metadata features, <paramref name="QueryProjection"/>: the map of their text part alone, for free-text
+/// queries. Layout, little-endian: int32 byte length of a UTF-8 JSON object
+/// <c>{"embedding": EmbeddingSettings, "fit": ProjectionFitInfo}</c>, the JSON, <see cref="RidgeProjection.ToBytes"/>
+/// of the item map, then that of the query map when there is one.
 /// </summary>
-public sealed record ProjectionSection(EmbeddingSettings Embedding, ProjectionFitInfo Fit, RidgeProjection Projection)
+public sealed record ProjectionSection(EmbeddingSettings Embedding, ProjectionFitInfo Fit, RidgeProjection Projection, RidgeProjection? QueryProjection = null)
 {
     /// <summary>The section name in the model file.</summary>
     public const string Name = "projection";
@@ -58,10 +65,12 @@ public sealed record ProjectionSection(EmbeddingSettings Embedding, ProjectionFi
     {
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Header(Embedding, Fit), Json));
         var projection = Projection.ToBytes();
-        var bytes = new byte[4 + json.Length + projection.Length];
+        var query = QueryProjection?.ToBytes() ?? [];
+        var bytes = new byte[4 + json.Length + projection.Length + query.Length];
         BinaryPrimitives.WriteInt32LittleEndian(bytes, json.Length);
         json.CopyTo(bytes, 4);
         projection.CopyTo(bytes, 4 + json.Length);
+        query.CopyTo(bytes, 4 + json.Length + projection.Length);
         return new ModelSection(Name, bytes);
     }
 
@@ -85,9 +94,16 @@ public sealed record ProjectionSection(EmbeddingSettings Embedding, ProjectionFi
             throw new ModelFormatException(modelPath, $"section '{Name}' has a bad header ({e.Message}).");
         }
         RidgeProjection projection;
+        RidgeProjection? query = null;
         try
         {
-            projection = RidgeProjection.FromBytes(s[(4 + length)..]);
+            var rest = s[(4 + length)..];
+            var first = RidgeProjection.LengthAt(rest);
+            projection = RidgeProjection.FromBytes(rest[..first]);
+            if (rest.Length > first)
+            {
+                query = RidgeProjection.FromBytes(rest[first..]);
+            }
         }
         catch (InvalidDataException e)
         {
@@ -97,7 +113,30 @@ public sealed record ProjectionSection(EmbeddingSettings Embedding, ProjectionFi
         {
             throw new ModelFormatException(modelPath, $"section '{Name}': the projection takes {projection.D}-dimensional vectors but the embedding settings say {header.Embedding.Dimension}.");
         }
-        return new ProjectionSection(header.Embedding, header.Fit, projection);
+        if (query is not null && (query.D != header.Embedding.TextDimension || query.K != projection.K))
+        {
+            throw new ModelFormatException(modelPath, $"section '{Name}': the query projection is {query.D} x {query.K} but the text vectors have {header.Embedding.TextDimension} values and the factors {projection.K}.");
+        }
+        return new ProjectionSection(header.Embedding, header.Fit, projection, query);
+    }
+
+    /// <summary>
+    /// The map for a free-text query's vector (text only): <see cref="QueryProjection"/>, or <see cref="Projection"/> when
+    /// the item vectors have no metadata features. A model written before query maps were stored, whose projection needs
+    /// features a text query does not have, cannot answer one; <paramref name="modelPath"/> names it in that error.
+    /// </summary>
+    public RidgeProjection ForTextQueries(string modelPath)
+    {
+        if (QueryProjection is not null)
+        {
+            return QueryProjection;
+        }
+        if (Embedding.TextDimension == Embedding.Dimension)
+        {
+            return Projection;
+        }
+        throw new ArgumentException($"Model '{modelPath}': its projection takes {Embedding.Metadata?.Count} metadata features beside the text vector, and the " +
+            "model has no text-only map for free-text queries (it was written before those were stored). Train it again with --item-text.");
     }
 
     /// <summary>The projection stored in <paramref name="saved"/>, or null when it has none.</summary>

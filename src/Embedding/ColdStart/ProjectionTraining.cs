@@ -21,10 +21,18 @@ public enum ProjectionWeighting
     Count,
 }
 
-/// <summary>A projection fitted on warm items, with what the fit recorded.</summary>
-public sealed record WarmProjection(ProjectionFit Fit, ProjectionFitInfo Info)
+/// <summary>
+/// A projection fitted on warm items, with what the fit recorded. When the embeddings carry metadata features,
+/// <paramref name="QueryFit"/> is a second map fitted on their text part alone (same items, same split, its own mu):
+/// a free-text query has a text vector and no genres, year or tags, so it is projected with that map rather than
+/// with the full one and zeros for the features it lacks.
+/// </summary>
+public sealed record WarmProjection(ProjectionFit Fit, ProjectionFitInfo Info, ProjectionFit? QueryFit = null)
 {
     public RidgeProjection Projection => Fit.Projection;
+
+    /// <summary>The map for text-only vectors: <see cref="QueryFit"/>'s, or the full one when there are no metadata features.</summary>
+    public RidgeProjection TextProjection => QueryFit?.Projection ?? Fit.Projection;
 }
 
 /// <summary>
@@ -40,11 +48,13 @@ public static class ProjectionTraining
     /// <summary>
     /// Fits W, b from the pairs (itemFactors row <c>pairs[j].FactorRow</c>, embeddings row <c>pairs[j].EmbeddingRow</c>):
     /// a seeded shuffle puts round(<paramref name="validationFraction"/> n) of them (at least 1) in the validation part,
-    /// <see cref="ProjectionFitter"/> picks mu by validation MSE and refits on all pairs.
+    /// <see cref="ProjectionFitter"/> picks mu by validation MSE and refits on all pairs. With metadata features in the
+    /// embeddings, and unless <paramref name="textQueries"/> is false, the text-only map for free-text queries is fitted
+    /// the same way from the leading blocks of the same sums (<see cref="WarmProjection.QueryFit"/>).
     /// </summary>
     public static WarmProjection Fit(ReadOnlySpan<float> itemFactors, int k, ItemEmbeddings embeddings,
         IReadOnlyList<(int FactorRow, int EmbeddingRow)> pairs, double validationFraction = DefaultValidationFraction, ulong seed = 42,
-        IReadOnlyList<int>? weights = null)
+        IReadOnlyList<int>? weights = null, bool textQueries = true)
     {
         if (!(validationFraction > 0 && validationFraction < 1))
         {
@@ -70,15 +80,18 @@ public static class ProjectionTraining
         var validationMeanSquare = validation.SumYY / validation.Count;
         var fit = ProjectionFitter.Fit(train, validation);
         var best = fit.Candidates.First(c => c.Mu == fit.Mu);
+        var textDimension = embeddings.Settings.TextDimension;
+        var queryFit = textQueries && textDimension < embeddings.Dimension ? ProjectionFitter.Fit(train.Leading(textDimension), validation.Leading(textDimension)) : null;
         return new WarmProjection(fit, new ProjectionFitInfo
         {
+            QueryMu = queryFit?.Mu,
             TrainItems = pairs.Count - validationCount,
             ValidationItems = validationCount,
             ValidationMse = best.ValidationMse,
             ValidationMeanSquare = validationMeanSquare,
             ValidationFraction = validationFraction,
             Seed = seed,
-        });
+        }, queryFit);
     }
 
     /// <summary>w_i of <paramref name="weighting"/> for an item with <paramref name="interactions"/> training interactions.</summary>
@@ -150,7 +163,8 @@ public static class ProjectionTraining
                 }
             }
         }
-        var section = new ProjectionSection(embeddings.Settings, fit.Info with { ProjectedItems = added.Select(r => embeddings.Ids[r]).ToArray() }, fit.Projection);
+        var section = new ProjectionSection(embeddings.Settings, fit.Info with { ProjectedItems = added.Select(r => embeddings.Ids[r]).ToArray() }, fit.Projection,
+            fit.QueryFit?.Projection);
         var sections = saved.OtherSections.Where(s => s.Name != ProjectionSection.Name).Append(section.ToModelSection()).ToList();
         if (added.Count == 0)
         {

@@ -126,6 +126,28 @@ public sealed class ProjectionSums
         return sum;
     }
 
+    /// <summary>
+    /// The sums of the regression on the first <paramref name="dimension"/> embedding coordinates alone: the leading
+    /// block of E^T E, the leading rows of E^T Y and of sum e, the rest unchanged. Equal to the sums of the same rows
+    /// added with their embeddings cut to that length, so a map from a prefix of the vector (the text part of a vector
+    /// with metadata features appended) is fitted from the same shard reports.
+    /// </summary>
+    public ProjectionSums Leading(int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(dimension, D);
+        Symmetrize();
+        var lead = new ProjectionSums(dimension, K) { Count = Count, SumYY = SumYY };
+        SumE.AsSpan(0, dimension).CopyTo(lead.SumE);
+        SumY.CopyTo(lead.SumY);
+        for (int a = 0; a < dimension; a++)
+        {
+            _ete.AsSpan(a * D, dimension).CopyTo(lead._ete.AsSpan(a * dimension, dimension));
+        }
+        EtY.AsSpan(0, dimension * K).CopyTo(lead.EtY);
+        return lead;
+    }
+
     /// <summary>Copies the upper triangle of E^T E into the lower.</summary>
     public void Symmetrize()
     {

@@ -129,6 +129,23 @@ public sealed class RidgeProjection
         return bytes;
     }
 
+    /// <summary>The length of the <see cref="ToBytes"/> image that starts <paramref name="s"/> (from its d and k), so that
+    /// images can follow one another.</summary>
+    public static int LengthAt(ReadOnlySpan<byte> s)
+    {
+        if (s.Length < 24 || BinaryPrimitives.ReadUInt32LittleEndian(s) != Magic)
+        {
+            throw new InvalidDataException("Not a projection section (bad magic).");
+        }
+        long d = BinaryPrimitives.ReadInt32LittleEndian(s[8..]), k = BinaryPrimitives.ReadInt32LittleEndian(s[12..]);
+        var length = 24 + 4 * (d * k + k);
+        if (d < 1 || k < 1 || length > s.Length)
+        {
+            throw new InvalidDataException($"Projection section of {d}x{k} needs {24 + 4 * (d * k + k)} bytes; {s.Length} are left.");
+        }
+        return (int)length;
+    }
+
     public static RidgeProjection FromBytes(ReadOnlySpan<byte> s)
     {
         if (s.Length < 24 || BinaryPrimitives.ReadUInt32LittleEndian(s) != Magic)

@@ -74,7 +74,7 @@ internal static class Output
 
     /// <summary>The <c>projection</c> object of <c>train --json</c>, local or <c>--cluster</c> (the same keys in both).</summary>
     public static JsonObject ProjectionJson(WalsCluster.Embedding.ColdStart.EmbeddingSettings encoder, double mu, int trainItems, int validationItems,
-        double validationMse, double validationMeanSquare, int textOnlyItemsAdded) => new()
+        double validationMse, double validationMeanSquare, int textOnlyItemsAdded, double? queryMu) => new()
         {
             ["embedding_model"] = encoder.Model,
             ["pooling"] = encoder.Pooling,
@@ -87,6 +87,8 @@ internal static class Output
             ["validation_mse"] = validationMse,
             ["validation_mean_square"] = validationMeanSquare,
             ["text_only_items_added"] = textOnlyItemsAdded,
+            // The text-only map of free-text queries (with metadata features), else null: one map serves both.
+            ["query_mu"] = queryMu,
         };
 
     public static void WriteJson(JsonObject value) => Console.Out.WriteLine(value.ToJsonString(Json));

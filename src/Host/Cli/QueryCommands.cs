@@ -93,8 +93,9 @@ internal static class QueryCommands
                 {
                     throw new ArgumentException($"The encoder gives {now} but the projection was fitted on {settings}.");
                 }
-                var queryVector = section.Projection.Apply(MetadataFeatures.PadQuery(encoder.Embed([query])[0], settings));
-                var found = new FactorRanker(saved.Model).Recommend(queryVector, CheckK(result.GetValue(k)));
+                // The text's point in the factor space, then the user who interacted with it alone (FoldIn.QueryVector).
+                var itemVector = section.ForTextQueries(modelPath).Apply(encoder.Embed([query])[0]);
+                var found = new FactorRanker(saved.Model).Recommend(new FoldIn(saved.Model).QueryVector(itemVector), CheckK(result.GetValue(k)));
                 Print(asJson, "text", query, found, saved.Model);
                 return 0;
             }

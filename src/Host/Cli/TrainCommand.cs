@@ -90,7 +90,8 @@ internal static class TrainCommand
                         projection = section;
                         Output.Note(asJson, $"projection {embeddings.Dimension} -> {options.Factors}: mu {fit.Fit.Mu:G3} chosen on {fit.Info.ValidationItems} held-out warm items " +
                             $"(validation MSE {fit.Info.ValidationMse:G4} vs mean |y|^2 {fit.Info.ValidationMeanSquare:G4}), fitted on {fit.Info.TrainItems + fit.Info.ValidationItems} items; " +
-                            $"{section.Fit.ProjectedItems.Count} text-only items added");
+                            $"{section.Fit.ProjectedItems.Count} text-only items added" +
+                            (fit.QueryFit is { } query ? $"; text-only map for free-text queries: mu {query.Mu:G3}" : ""));
                         return withProjection;
                     },
                 };
@@ -127,7 +128,8 @@ internal static class TrainCommand
                     ["test_split"] = summary.TestSplitPath,
                     ["skipped_rows"] = summary.InputLoad.SkippedRows,
                     ["projection"] = projection is null ? null : Output.ProjectionJson(projection.Embedding, projection.Projection.Mu, projection.Fit.TrainItems,
-                        projection.Fit.ValidationItems, projection.Fit.ValidationMse, projection.Fit.ValidationMeanSquare, projection.Fit.ProjectedItems.Count),
+                        projection.Fit.ValidationItems, projection.Fit.ValidationMse, projection.Fit.ValidationMeanSquare, projection.Fit.ProjectedItems.Count,
+                        projection.QueryProjection?.Mu),
                 });
             }
             else

@@ -102,7 +102,8 @@ internal static class ClusterCommands
                 ["ingest_bytes"] = trained.Ingestion.Bytes,
                 ["model"] = modelPath,
                 ["projection"] = trained.Projection is not { } projection ? null : WithPipeline(
-                    Output.ProjectionJson(projection.Encoder, fit!.Mu, fit.TrainItems, fit.ValidationItems, fit.ValidationMse, fit.ValidationMeanSquare, fit.ColdItems), projection),
+                    Output.ProjectionJson(projection.Encoder, fit!.Mu, fit.TrainItems, fit.ValidationItems, fit.ValidationMse, fit.ValidationMeanSquare, fit.ColdItems,
+                        projection.QueryProjection?.Mu), projection),
             });
         }
         else

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using WalsCluster.Core.Data;
+using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Model;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Core.Wals;
@@ -189,18 +190,49 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
     {
         var section = ProjectionSection.Find(cluster.Local, "cluster model")!;
         Assert.Equal(Enumerable.Range(0, 12).Select(n => $"cold{n}"), section.Fit.ProjectedItems);
+        Assert.Null(section.QueryProjection);
         var ranker = new FactorRanker(cluster.Local.Model);
+        var foldIn = new FoldIn(cluster.Local.Model);
         foreach (var text in new[] { "a new item number 4", $"text of {cluster.Table.Items[3]}", "something else entirely" })
         {
-            var local = ranker.Recommend(section.Projection.Apply(cluster.Encoder.VectorOf(text)), 10);
+            var local = ranker.Recommend(foldIn.QueryVector(section.ForTextQueries("cluster model").Apply(cluster.Encoder.VectorOf(text))), 10);
             var reply = await cluster.Client.AskAsync(new RecommendForText(text, 10));
             Assert.Null(reply.Failure);
             Assert.Equal(local.Select(s => cluster.Local.Model.Items[s.Item]), reply.Items.Select(r => r.Id));
         }
-        // The cold item's own text scores it x . x = |W^T e + b|^2, exactly as the local model does.
+        // The cold item's own text scores it x . q, q = W^T e + b its projected factors and x = (w0 G + lambda_1 I)^-1 q
+        // with G over the trained and the cold items, as the local model computes it.
         var all = await cluster.Client.AskAsync(new RecommendForText("a new item number 4", cluster.Local.Model.Items.Count));
         var own = section.Projection.Apply(cluster.Encoder.VectorOf("a new item number 4"));
-        Assert.Equal(own.Sum(v => v * v), all.Items.Single(i => i.Id == "cold4").Score, 1e-4);
+        var expected = foldIn.QueryVector(own).Zip(own).Sum(t => (double)t.First * t.Second);
+        Assert.Equal(expected, all.Items.Single(i => i.Id == "cold4").Score, 1e-5 * Math.Abs(expected));
+    }
+
+    [Fact]
+    public async Task The_item_shards_fold_in_Gram_covers_their_cold_items_as_the_model_file_does()
+    {
+        var k = cluster.Options.Factors;
+        var model = cluster.Local.Model;
+        var settings = cluster.Client.Settings;
+        var terms = await Task.WhenAll(Enumerable.Range(0, settings.ItemShards).Select(s =>
+            cluster.Client.Actors.ShardRegion.Ask<FoldInTerms>(new GetFoldInTerms(Side.Items, s, [], []), TimeSpan.FromSeconds(30))));
+        Assert.All(terms, t => Assert.Null(t.Failure));
+        Assert.Equal(12, terms.Sum(t => t.ColdItems));
+        var gram = new double[PackedSymmetric.Length(k)];
+        foreach (var t in terms)
+        {
+            PackedSymmetric.AddInto(gram, t.PartialGram);
+        }
+        // The saved model's items: the 60 trained ones and the 12 cold ones appended.
+        var expected = new double[k * k];
+        MatrixKernels.AddGram(model.ItemFactors, model.Items.Count, k, expected, 1);
+        var trainedOnly = new double[k * k];
+        MatrixKernels.AddGram(model.ItemFactors, cluster.Table.Items.Count, k, trainedOnly, 1);
+        var unpacked = PackedSymmetric.Unpack(gram, k);
+        var scale = expected.Max(Math.Abs);
+        // The Gram kernel accumulates its tiles in float: equal to about 1e-7 of the largest entry.
+        Assert.True(expected.Zip(unpacked).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5 * scale);
+        Assert.True(trainedOnly.Zip(unpacked).Max(p => Math.Abs(p.First - p.Second)) > 1e-2 * scale, "the cold rows are in the Gram");
     }
 
     [Fact]
@@ -275,7 +307,7 @@ public sealed class MetadataColdStartClusterTests(MetadataColdStartCluster clust
     }
 
     [Fact]
-    public async Task A_text_query_gets_zeros_for_the_features_on_the_router_as_in_the_model_file()
+    public async Task A_text_query_is_projected_with_the_text_only_map_on_the_router_as_in_the_model_file()
     {
         var path = Path.Combine(Path.GetTempPath(), $"wals-cluster-metadata-{Guid.NewGuid():N}.walsmodel");
         try
@@ -285,10 +317,14 @@ public sealed class MetadataColdStartClusterTests(MetadataColdStartCluster clust
             var section = ProjectionSection.Find(loaded, path)!;
             Assert.Equal(cluster.Metadata, section.Embedding.Metadata);
             Assert.Equal(ColdStartCluster.Dimension + cluster.Metadata.Count, section.Embedding.Dimension);
+            Assert.NotNull(section.QueryProjection);
+            Assert.Equal(ColdStartCluster.Dimension, section.QueryProjection.D);
+            Assert.Equal(section.QueryProjection.Mu, section.Fit.QueryMu);
             var ranker = new FactorRanker(loaded.Model);
+            var foldIn = new FoldIn(loaded.Model);
             foreach (var text in new[] { "a new item number 4", "something else entirely" })
             {
-                var local = ranker.Recommend(section.Projection.Apply(MetadataFeatures.PadQuery(cluster.Encoder.VectorOf(text), section.Embedding)), 10);
+                var local = ranker.Recommend(foldIn.QueryVector(section.ForTextQueries(path).Apply(cluster.Encoder.VectorOf(text))), 10);
                 var reply = await cluster.Client.AskAsync(new RecommendForText(text, 10));
                 Assert.Null(reply.Failure);
                 Assert.Equal(local.Select(s => loaded.Model.Items[s.Item]), reply.Items.Select(r => r.Id));
