@@ -46,7 +46,8 @@ public sealed record ItemEmbeddingsAccepted(string Run, int Shard, int Sequence,
 /// <paramref name="Weighting"/> 0 counts every warm item once, 1 counts item i 1 + floor(log2 n_i) times, 2 counts it n_i times;
 /// <paramref name="ItemShardEmbeddings"/>[t] is the number of embeddings item shard t must hold (as the pipeline sent them);
 /// the last <paramref name="MetadataFeatures"/> values of each embedding are structured item features appended by the
-/// client (<c>MetadataFeatures</c>), not the encoder's: a text query gets zeros there.
+/// client (<c>MetadataFeatures</c>), not the encoder's: the coordinator also fits a map of the text part alone for text
+/// queries (<see cref="ProjectionFitted.QueryProjection"/>).
 /// </summary>
 public sealed record ProjectionRequest(double ValidationFraction, byte Weighting, int[] ItemShardEmbeddings, int MetadataFeatures = 0);
 

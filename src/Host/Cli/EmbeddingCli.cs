@@ -26,7 +26,7 @@ internal sealed class EmbeddingOptions
         Metadata = new Option<bool>($"--{prefix}metadata-features")
         {
             Description = "Append structured features to each item's vector: one indicator per genre, one per decade of the title's (YYYY), " +
-                "and log(1 + tags). Needs a movielens:DIR source; a text query gets zeros there.",
+                "and log(1 + tags). Needs a movielens:DIR source; text queries use a second map fitted on the text part alone.",
         };
     }
 
