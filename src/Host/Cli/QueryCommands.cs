@@ -18,7 +18,7 @@ internal static class QueryCommands
         var cluster = new Option<string?>("--cluster") { Description = "HOST:PORT of a node of a running cluster: ask its query router instead of a model file (with --user, --items or --text)." };
         var foldIn = new Option<string?>("--items") { Description = "Fold in a user who is not in the model from ITEM[:VALUE],... (value 1 when omitted): one exact solve against the item factors." };
         var user = new Option<string?>("--user") { Description = "External user id (give --user or --text)." };
-        var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to x = W^T e + b and scored x . y_i." };
+        var text = new Option<string?>("--text") { Description = "A free-text query: embedded as the model's items were (its 'projection' section, from 'wals train --item-text'), projected to q = W^T e + b (the text-only map with metadata features) and answered as the fold-in of one interaction at q, x = (w0 G + lambda I)^-1 q, scored x . y_i." };
         var embeddingModel = new Option<string?>("--embedding-model") { Description = "With --text: the encoder, when the one stored in the model has moved (default: the stored name or folder)." };
         var embeddingDevice = new Option<string>("--embedding-device") { Description = "With --text: cpu or cuda:N.", DefaultValueFactory = _ => "cpu" };
         var embeddingThreads = new Option<int>("--embedding-threads") { Description = "With --text: ONNX Runtime intra-op threads; 0 = one per core.", DefaultValueFactory = _ => 0 };
