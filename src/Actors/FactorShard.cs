@@ -431,10 +431,8 @@ public sealed partial class FactorShard : ReceiveActor
         if (CurrentCold is { Count: > 0 } cold)
         {
             // The cold items are items of the saved model too: their rows join the Gram (FoldInTerms).
-            var coldGram = new double[cold.K * cold.K];
-            MatrixKernels.AddGram(cold.Factors, cold.Count, cold.K, coldGram, _block.Options.EffectiveThreads);
             var gram = (double[])terms.PartialGram.Clone();
-            PackedSymmetric.AddInto(gram, PackedSymmetric.Pack(coldGram, cold.K));
+            PackedSymmetric.AddInto(gram, cold.PackedGram);
             terms = terms with { PartialGram = gram, ColdItems = cold.Count };
         }
         Sender.Tell(terms);

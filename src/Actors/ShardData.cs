@@ -166,6 +166,7 @@ public sealed class ShardBlock
         (_factors, _rotated) = (_rotated, _factors);
         _adoptedBasis = (iteration, solving);
         _ranker = null;
+        _foldInGram = null;
         return _factors;
     }
 
@@ -203,6 +204,7 @@ public sealed class ShardBlock
         _factors = factors;
         Version = version;
         _ranker = null;
+        _foldInGram = null;
     }
 
     /// <summary>
@@ -352,6 +354,8 @@ public sealed class ShardBlock
     }
 
     /// <summary>This shard's share of the fold-in normal equations for the given items (those it holds).</summary>
+    private double[]? _foldInGram;
+
     public FoldInTerms FoldIn(string[] ids, float[] values)
     {
         var k = K;
@@ -378,7 +382,9 @@ public sealed class ShardBlock
                 }
             }
         }
-        return new FoldInTerms(Shard, PackedSymmetric.Pack(Gram(_factors), k), PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
+        // The Gram of the current factors is the same for every query until they change (kept, never modified).
+        _foldInGram ??= PackedSymmetric.Pack(Gram(_factors), k);
+        return new FoldInTerms(Shard, _foldInGram, PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
             w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null);
     }
 }

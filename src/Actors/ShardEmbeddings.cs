@@ -1,4 +1,5 @@
 using WalsCluster.Core.Data;
+using WalsCluster.Core.LinearAlgebra;
 using WalsCluster.Core.Ranking;
 using WalsCluster.Embedding.ColdStart;
 using WalsCluster.Embedding.Projection;
@@ -211,6 +212,18 @@ public sealed class ColdItems
     public int Count => Ids.Length;
 
     public int IndexOf(string id) => _indexOf.IndexOf(id);
+
+    /// <summary>Y_c^T Y_c of the cold items' factors, packed (computed once; the factors never change).</summary>
+    public double[] PackedGram => _gram ??= ComputeGram();
+
+    private double[]? _gram;
+
+    private double[] ComputeGram()
+    {
+        var gram = new double[K * K];
+        MatrixKernels.AddGram(Factors, Count, K, gram, 1);
+        return PackedSymmetric.Pack(gram, K);
+    }
 
     /// <summary>The top <paramref name="k"/> cold items by dot product or cosine, leaving out <paramref name="sortedGlobalExclude"/>.</summary>
     public ShardTopK TopK(float[] query, int k, bool cosine, int[] sortedGlobalExclude)

@@ -139,6 +139,37 @@ public sealed class FactorShardProtocolTests : TestKit
     }
 
     [Fact]
+    public void The_fold_in_Gram_follows_the_factors_a_solve_replaces()
+    {
+        var k = Options.Factors;
+        double[] Expected(float[] x)
+        {
+            var g = new double[k * k];
+            MatrixKernels.AddGram(x, _table.Users.Count, k, g, 1);
+            return PackedSymmetric.Pack(g, k);
+        }
+        var initial = ShardFactors();
+        _shard.Tell(new GetFoldInTerms(Side.Users, 0, [], []));
+        var before = ExpectMsg<FoldInTerms>();
+        Assert.Null(before.Failure);
+        Assert.Equal(0, before.ColdItems);
+        Assert.Equal(Expected(initial), before.PartialGram, new ToleranceComparer(1e-12));
+        SolveFirstHalfStep();
+        var solved = ShardFactors();
+        _shard.Tell(new GetFoldInTerms(Side.Users, 0, [], []));
+        var after = ExpectMsg<FoldInTerms>();
+        Assert.Equal(Expected(solved), after.PartialGram, new ToleranceComparer(1e-12));
+        Assert.NotEqual(before.PartialGram, after.PartialGram);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance * Math.Max(1, Math.Max(Math.Abs(a), Math.Abs(b)));
+
+        public int GetHashCode(double value) => 0;
+    }
+
+    [Fact]
     public void BeginHalfStep_before_the_blocks_waits_for_the_last_block()
     {
         var y = ItemFactors();
