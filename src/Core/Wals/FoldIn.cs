@@ -42,32 +42,13 @@ public sealed class FoldIn
         {
             throw new ArgumentException($"The query vector has {k} values but the Gram is {gram.Length} values (expected {k * k}).", nameof(itemVector));
         }
-        var a = new double[k * k];
-        var w0 = options.UnobservedWeight;
-        for (var i = 0; i < a.Length; i++)
-        {
-            a[i] = w0 * gram[i];
-        }
-        var lambda = WeightedInteractions.RowRegularization(1, itemCount, options);
-        for (var i = 0; i < k; i++)
-        {
-            a[i * k + i] += lambda;
-        }
+        var a = Regularized(gram, k, options.UnobservedWeight, WeightedInteractions.RowRegularization(1, itemCount, options));
         var b = new double[k];
         for (var i = 0; i < k; i++)
         {
             b[i] = itemVector[i];
         }
-        if (!Dense.CholeskySolveInPlace(a, k, b))
-        {
-            throw new NonFiniteFactorsException("The text query's system is not positive definite; raise the regularization.");
-        }
-        var x = new float[k];
-        for (var i = 0; i < k; i++)
-        {
-            x[i] = (float)b[i];
-        }
-        return x;
+        return SolveInPlace(a, k, b, "The text query's system");
     }
 
     /// <summary>The user vector for the given item indices and raw values (duplicates are summed, as in training).</summary>
@@ -85,16 +66,7 @@ public sealed class FoldIn
             merged[item] = merged.GetValueOrDefault(item) + value;
         }
         var w0 = options.UnobservedWeight;
-        var a = new double[k * k];
-        for (var i = 0; i < a.Length; i++)
-        {
-            a[i] = w0 * _gram[i];
-        }
-        var lambda = WeightedInteractions.RowRegularization(merged.Count, _model.Items.Count, options);
-        for (var i = 0; i < k; i++)
-        {
-            a[i * k + i] += lambda;
-        }
+        var a = Regularized(_gram, k, w0, WeightedInteractions.RowRegularization(merged.Count, _model.Items.Count, options));
         var b = new double[k];
         foreach (var (item, value) in merged)
         {
@@ -110,9 +82,30 @@ public sealed class FoldIn
                 }
             }
         }
+        return SolveInPlace(a, k, b, "The fold-in system");
+    }
+
+    /// <summary>w0 G + lambda I (row-major k x k).</summary>
+    private static double[] Regularized(ReadOnlySpan<double> gram, int k, float w0, float lambda)
+    {
+        var a = new double[k * k];
+        for (var i = 0; i < a.Length; i++)
+        {
+            a[i] = w0 * gram[i];
+        }
+        for (var i = 0; i < k; i++)
+        {
+            a[i * k + i] += lambda;
+        }
+        return a;
+    }
+
+    /// <summary>Solves a x = b by Cholesky (a and b are overwritten) and returns x in float; <paramref name="what"/> names the system in the error.</summary>
+    private static float[] SolveInPlace(double[] a, int k, double[] b, string what)
+    {
         if (!Dense.CholeskySolveInPlace(a, k, b))
         {
-            throw new NonFiniteFactorsException("The fold-in system is not positive definite; raise the regularization.");
+            throw new NonFiniteFactorsException($"{what} is not positive definite; raise the regularization.");
         }
         var x = new float[k];
         for (var i = 0; i < k; i++)
