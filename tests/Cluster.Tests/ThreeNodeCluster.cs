@@ -20,6 +20,9 @@ public sealed class ThreeNodeCluster : IAsyncDisposable, IDisposable
 
     internal LocalCluster Nodes => _nodes ?? throw new InvalidOperationException("The cluster has not been started.");
 
+    /// <summary>The first node also serves HTTP queries, on this loopback port.</summary>
+    public int HttpPort { get; } = WalsSystem.FreeLoopbackPort();
+
     public async Task<WalsClient> ClientAsync()
     {
         await _gate.WaitAsync();
@@ -30,7 +33,7 @@ public sealed class ThreeNodeCluster : IAsyncDisposable, IDisposable
                 // The test project references src/Host, so wals.dll is copied beside the tests.
                 var wals = Path.Combine(AppContext.BaseDirectory, "wals.dll");
                 Assert.True(File.Exists(wals), $"{wals} is missing.");
-                _nodes = LocalCluster.Start(3, Log.Enqueue, walsDll: wals);
+                _nodes = LocalCluster.Start(3, Log.Enqueue, walsDll: wals, nodeArguments: index => index == 0 ? $"--http-port {HttpPort}" : "");
             }
             return _client ??= await WalsClient.ConnectAsync(_nodes.Seed, TimeSpan.FromSeconds(60));
         }

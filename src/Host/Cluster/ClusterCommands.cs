@@ -161,17 +161,20 @@ internal static class ClusterCommands
         return new RecommendForItems(ids, values, k);
     }
 
+    /// <summary>The JSON of a router's reply (<c>--json</c> and the HTTP API).</summary>
+    internal static JsonObject ReplyJson(Recommendations reply) => new()
+    {
+        ["query"] = reply.Query,
+        ["items"] = new JsonArray(reply.Items.Select(i => (JsonNode?)new JsonObject { ["item"] = i.Id, ["score"] = i.Score }).ToArray()),
+        ["missing_shards"] = new JsonArray(reply.MissingShards.Select(s => (JsonNode?)s).ToArray()),
+        ["failure"] = reply.Failure,
+    };
+
     internal static void Print(Recommendations reply, bool json)
     {
         if (json)
         {
-            Output.WriteJson(new JsonObject
-            {
-                ["query"] = reply.Query,
-                ["items"] = new JsonArray(reply.Items.Select(i => (JsonNode?)new JsonObject { ["item"] = i.Id, ["score"] = i.Score }).ToArray()),
-                ["missing_shards"] = new JsonArray(reply.MissingShards.Select(s => (JsonNode?)s).ToArray()),
-                ["failure"] = reply.Failure,
-            });
+            Output.WriteJson(ReplyJson(reply));
             return;
         }
         if (reply.Failure is not null)

@@ -90,7 +90,9 @@ public sealed class LocalCluster : IDisposable
     /// <param name="timeout">How long to wait for every node to be up (default 60 s).</param>
     /// <param name="configPath">An overlay HOCON file for every node.</param>
     /// <param name="walsDll">The wals.dll to run with dotnet (default: this executable again).</param>
-    public static LocalCluster Start(int count, Action<string> log, TimeSpan? timeout = null, string? configPath = null, string? walsDll = null)
+    /// <param name="nodeArguments">More <c>wals node</c> options for the node of each index (e.g. an HTTP port).</param>
+    public static LocalCluster Start(int count, Action<string> log, TimeSpan? timeout = null, string? configPath = null, string? walsDll = null,
+        Func<int, string>? nodeArguments = null)
     {
         var cluster = new LocalCluster();
         var wait = timeout ?? TimeSpan.FromSeconds(60);
@@ -100,10 +102,11 @@ public sealed class LocalCluster : IDisposable
             cluster.Ports = ports;
             cluster.Seed = $"127.0.0.1:{ports[0]}";
             using var up = new CountdownEvent(count);
-            foreach (var port in ports)
+            for (var index = 0; index < ports.Length; index++)
             {
+                var port = ports[index];
                 var args = $"node --host 127.0.0.1 --port {port} --seed-nodes {cluster.Seed} --roles trainer,query --stop-on-stdin"
-                    + (configPath is null ? "" : $" --config \"{configPath}\"");
+                    + (configPath is null ? "" : $" --config \"{configPath}\"") + (nodeArguments is null ? "" : $" {nodeArguments(index)}");
                 var process = walsDll is null ? StartSelf(args) : Start("dotnet", $"\"{walsDll}\" {args}");
                 process.OutputDataReceived += (_, e) =>
                 {

@@ -10,7 +10,9 @@ namespace WalsCluster.Host.Cluster;
 /// <summary>
 /// <c>wals node</c>: runs one cluster node until it is stopped (Ctrl+C, SIGTERM, or "stop" / end of input with
 /// --stop-on-stdin). Values come from the options, else appsettings.json / environment variables
-/// (Wals__Host, Wals__Port, Wals__SeedNodes, Wals__Roles, Wals__Config), else the defaults.
+/// (Wals__Host, Wals__Port, Wals__SeedNodes, Wals__Roles, Wals__Config, Wals__HttpPort, Wals__HttpHost,
+/// Wals__HttpMaxConcurrent), else the defaults. With an HTTP port the node also serves queries over HTTP
+/// (<see cref="HttpQueryService"/>).
 /// </summary>
 internal static class NodeCommand
 {
@@ -25,8 +27,11 @@ internal static class NodeCommand
         var roles = new Option<string?>("--roles") { Description = "trainer,query,embedder (default all three): trainer hosts factor shards and the coordinator, query the router, embedder the embedding pool (wals.embedding)." };
         var config = new Option<string?>("--config") { Description = "A HOCON overlay over hocon/reference.conf (e.g. wals.cluster.user-shards)." };
         var stdin = new Option<bool>("--stop-on-stdin") { Description = "Leave the cluster and exit when standard input says 'stop' or ends (for supervisors and tests)." };
+        var httpPort = new Option<int?>("--http-port") { Description = "Serve HTTP queries (GET /v1/recommend, /v1/similar, /v1/health) on this port; needs the query role. Default: no HTTP." };
+        var httpHost = new Option<string?>("--http-host") { Description = "Address the HTTP API listens on (default: --host)." };
+        var httpConcurrent = new Option<int?>("--http-max-concurrent") { Description = "HTTP queries in flight at most; more are answered 503 (default 64)." };
         var command = new Command("node", "Run a WalsCluster node (Akka.NET cluster member, actor system 'wals').");
-        foreach (var option in new Option[] { host, port, seeds, roles, config, stdin })
+        foreach (var option in new Option[] { host, port, seeds, roles, config, stdin, httpPort, httpHost, httpConcurrent })
         {
             command.Options.Add(option);
         }
@@ -42,8 +47,16 @@ internal static class NodeCommand
             var overlayPath = result.GetValue(config) ?? section["Config"];
             var overlay = overlayPath is null ? null : Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(overlayPath));
             var nodeConfig = WalsSystem.Config(node, overlay);
-            WalsSettings.FromConfig(nodeConfig);
+            var settings = WalsSettings.FromConfig(nodeConfig);
             HostingExtensions.ValidateEmbedding(nodeConfig);
+            var http = HttpOptions(result.GetValue(httpPort) ?? Int(section["HttpPort"], "Wals:HttpPort"), result.GetValue(httpHost) ?? section["HttpHost"] ?? node.Host,
+                result.GetValue(httpConcurrent) ?? Int(section["HttpMaxConcurrent"], "Wals:HttpMaxConcurrent") ?? 64, node, settings,
+                Actors.Embedding.EmbeddingPipelineSettings.FromConfig(nodeConfig).AskTimeout);
+            if (http is not null)
+            {
+                builder.Services.AddSingleton(http);
+                builder.Services.AddHostedService<HttpQueryService>();
+            }
             builder.Services.AddAkka(WalsSystem.SystemName, (akka, _) =>
             {
                 akka.WithWalsNode(node, overlay);
@@ -68,6 +81,35 @@ internal static class NodeCommand
         }));
         return command;
     }
+
+    /// <summary>The HTTP API's settings, or null without a port; a port without the query role fails start-up.</summary>
+    private static HttpQueryOptions? HttpOptions(int? port, string host, int maxConcurrent, NodeAddress node, WalsSettings settings, TimeSpan embedTimeout)
+    {
+        if (port is null)
+        {
+            return null;
+        }
+        if (port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"Option 'http-port' = {port} is invalid: it must be between 1 and 65535.");
+        }
+        if (maxConcurrent < 1)
+        {
+            throw new ArgumentException($"Option 'http-max-concurrent' = {maxConcurrent} is invalid: it must be at least 1.");
+        }
+        if (!node.Roles.Contains(WalsSystem.QueryRole))
+        {
+            throw new ArgumentException($"Option 'http-port' needs the '{WalsSystem.QueryRole}' role (this node has {string.Join(",", node.Roles)}): the HTTP API asks the node's query router.");
+        }
+        // The router answers within its query timeout per step (a fold-in or text query takes up to three), and a text
+        // query also waits for its vector.
+        return new HttpQueryOptions(host, port.Value, maxConcurrent, settings.QueryTimeout * 3 + embedTimeout + TimeSpan.FromSeconds(5));
+    }
+
+    private static int? Int(string? text, string key) =>
+        text is null ? null
+        : int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value
+        : throw new ArgumentException($"Setting '{key}' = '{text}' is not a whole number.");
 
     private static string[] Split(string? text) =>
         text is null ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,0 +1,262 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Web;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.Hosting;
+using WalsCluster.Actors;
+using WalsCluster.Messages;
+
+namespace WalsCluster.Host.Cluster;
+
+/// <summary>Where a node serves HTTP queries and how many it answers at once.</summary>
+/// <param name="Host">Address to listen on (an IP or a hostname of this machine).</param>
+/// <param name="Port">TCP port.</param>
+/// <param name="MaxConcurrent">Requests in flight at most; more are answered 503 at once.</param>
+/// <param name="AskTimeout">How long a request waits for the router's reply (the router itself always answers within
+/// its query timeout, or the embedding timeout for a text).</param>
+internal sealed record HttpQueryOptions(string Host, int Port, int MaxConcurrent, TimeSpan AskTimeout)
+{
+    public string Prefix => $"http://{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}/";
+}
+
+/// <summary>
+/// The HTTP query API of a node with the <c>query</c> role (<c>wals node --http-port N</c>): GET requests answered by the
+/// node's query router, each with one JSON object, the keys of <c>wals recommend --cluster ... --json</c>
+/// (<c>query</c>, <c>items</c> [{<c>item</c>, <c>score</c>}], <c>missing_shards</c>, <c>failure</c>):
+/// <list type="table">
+/// <item><term><c>/v1/recommend?user=ID[&amp;k=10]</c></term><description><see cref="Recommend"/>: the user's top k, trained items excluded.</description></item>
+/// <item><term><c>/v1/recommend?items=ID:VALUE,ID:VALUE[&amp;k=10]</c></term><description><see cref="RecommendForItems"/>: a user not in the model, folded in from those interactions (VALUE defaults to 1).</description></item>
+/// <item><term><c>/v1/recommend?text=WORDS[&amp;k=10]</c></term><description><see cref="RecommendForText"/>: a free-text query (needs an embedder node and a run with item texts).</description></item>
+/// <item><term><c>/v1/similar?item=ID[&amp;k=10]</c></term><description><see cref="SimilarItems"/>: cosine of item factors.</description></item>
+/// <item><term><c>/v1/health</c></term><description><c>{"status": "up"}</c> once the router is there.</description></item>
+/// </list>
+/// Status codes: 200 with the reply (a non-empty <c>missing_shards</c> marks a partial answer: those item shards did not
+/// answer in time); 400 with <c>{"error": ...}</c> for a request that cannot be a query (another method or path, a
+/// missing, repeated or invalid parameter); 422 with the reply when the router could not answer it (an unknown user or
+/// item, no trained model, no projection for text); 503 with <c>{"error": ...}</c> when <see cref="HttpQueryOptions.MaxConcurrent"/>
+/// requests are in flight or the router is not up yet (or did not answer in time); 500 for a bug, also written to
+/// standard error.
+/// </summary>
+internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions options) : IHostedService, IDisposable
+{
+    /// <summary>The line the node prints once it listens (tests and supervisors may wait for it).</summary>
+    public const string UpLine = "wals http up:";
+
+    private readonly HttpListener _listener = new();
+    private readonly SemaphoreSlim _slots = new(options.MaxConcurrent, options.MaxConcurrent);
+    private readonly CancellationTokenSource _stopping = new();
+    private IActorRef? _router;
+    private Task? _loop;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _listener.Prefixes.Add(options.Prefix);
+        try
+        {
+            _listener.Start();
+        }
+        catch (HttpListenerException e)
+        {
+            throw new InvalidOperationException($"Cannot listen for HTTP queries on {options.Prefix}: {e.Message}", e);
+        }
+        _loop = Task.Run(() => AcceptAsync(_stopping.Token), CancellationToken.None);
+        Console.Out.WriteLine($"{UpLine} {options.Prefix}v1/");
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        _listener.Stop();
+        if (_loop is not null)
+        {
+            await Task.WhenAny(_loop, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken));
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Close();
+        _slots.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Stopped.
+                return;
+            }
+            if (!_slots.Wait(0))
+            {
+                _ = WriteAsync(context, 503, Error($"{options.MaxConcurrent} queries are in flight; try again."));
+                continue;
+            }
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await HandleAsync(context, stopping);
+                }
+                finally
+                {
+                    _slots.Release();
+                }
+            }, CancellationToken.None);
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context, CancellationToken stopping)
+    {
+        try
+        {
+            var (status, body) = await AnswerAsync(context.Request, stopping);
+            await WriteAsync(context, status, body);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Console.Error.WriteLine($"http {context.Request.HttpMethod} {context.Request.Url?.PathAndQuery}: {e.GetType().Name}: {e.Message}");
+            await WriteAsync(context, 500, Error($"{e.GetType().Name}: {e.Message}"));
+        }
+    }
+
+    /// <summary>The status and body for a request (the routing and validation, then the router's reply).</summary>
+    private async Task<(int Status, JsonObject Body)> AnswerAsync(HttpListenerRequest request, CancellationToken stopping)
+    {
+        if (request.HttpMethod != "GET")
+        {
+            return (400, Error($"Method {request.HttpMethod} is not served: queries are GET requests."));
+        }
+        var path = request.Url?.AbsolutePath.TrimEnd('/') ?? "";
+        var query = HttpUtility.ParseQueryString(request.Url?.Query ?? "", Encoding.UTF8);
+        if (path == "/v1/health")
+        {
+            return _router is null && !TryRouter(out _) ? (503, Error("The query router is not up yet.")) : (200, new JsonObject { ["status"] = "up" });
+        }
+        IWalsMessage message;
+        try
+        {
+            message = path switch
+            {
+                "/v1/recommend" => RecommendQuery(query),
+                "/v1/similar" => new SimilarItems(Single(query, "item") ?? throw new ArgumentException("Parameter 'item' is missing."), K(query)),
+                _ => throw new ArgumentException($"Path '{path}' is not served: use /v1/recommend, /v1/similar or /v1/health."),
+            };
+            Only(query, path == "/v1/similar" ? ["item", "k"] : ["user", "items", "text", "k"]);
+        }
+        catch (ArgumentException e)
+        {
+            return (400, Error(e.Message));
+        }
+        if (!TryRouter(out var router))
+        {
+            return (503, Error("The query router is not up yet."));
+        }
+        Recommendations reply;
+        try
+        {
+            reply = await router.Ask<Recommendations>(message, options.AskTimeout, stopping);
+        }
+        catch (AskTimeoutException)
+        {
+            return (503, Error($"The query router did not answer within {options.AskTimeout.TotalSeconds:0.###} s."));
+        }
+        return (reply.Failure is null ? 200 : 422, ClusterCommands.ReplyJson(reply));
+    }
+
+    private bool TryRouter(out IActorRef router)
+    {
+        if (_router is null && registry.TryGet<QueryRouterKey>(out var found))
+        {
+            _router = found;
+        }
+        router = _router ?? ActorRefs.Nobody;
+        return _router is not null;
+    }
+
+    /// <summary>Exactly one of user, items and text.</summary>
+    private static IWalsMessage RecommendQuery(System.Collections.Specialized.NameValueCollection query)
+    {
+        var user = Single(query, "user");
+        var items = Single(query, "items");
+        var text = Single(query, "text");
+        var k = K(query);
+        if ((user is null ? 0 : 1) + (items is null ? 0 : 1) + (text is null ? 0 : 1) != 1)
+        {
+            throw new ArgumentException("Give exactly one of the parameters 'user', 'items' and 'text'.");
+        }
+        if (text is not null)
+        {
+            return string.IsNullOrWhiteSpace(text) ? throw new ArgumentException("Parameter 'text' is empty.") : new RecommendForText(text, k);
+        }
+        return ClusterCommands.Query(user, null, items, k);
+    }
+
+    /// <summary>The parameter's one value, null when absent; given twice is an error.</summary>
+    private static string? Single(System.Collections.Specialized.NameValueCollection query, string name)
+    {
+        var values = query.GetValues(name);
+        return values switch
+        {
+            null => null,
+            { Length: 1 } => values[0],
+            _ => throw new ArgumentException($"Parameter '{name}' is given {values.Length} times."),
+        };
+    }
+
+    private static int K(System.Collections.Specialized.NameValueCollection query)
+    {
+        var text = Single(query, "k");
+        if (text is null)
+        {
+            return 10;
+        }
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var k) && k >= 1
+            ? k
+            : throw new ArgumentException($"Parameter 'k' = '{text}' is invalid: it must be a whole number of at least 1.");
+    }
+
+    private static void Only(System.Collections.Specialized.NameValueCollection query, string[] allowed)
+    {
+        foreach (var key in query.AllKeys)
+        {
+            if (key is null || !allowed.Contains(key, StringComparer.Ordinal))
+            {
+                throw new ArgumentException($"Parameter '{key}' is not known here: use {string.Join(", ", allowed.Select(a => $"'{a}'"))}.");
+            }
+        }
+    }
+
+    private static JsonObject Error(string message) => new() { ["error"] = message };
+
+    // Bodies are application/json, never HTML: quotes and non-ASCII text need no escaping beyond JSON's own.
+    private static readonly System.Text.Json.JsonSerializerOptions BodyJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static async Task WriteAsync(HttpListenerContext context, int status, JsonObject body)
+    {
+        try
+        {
+            var bytes = Encoding.UTF8.GetBytes(body.ToJsonString(BodyJson));
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json; charset=utf-8";
+            context.Response.ContentLength64 = bytes.Length;
+            await context.Response.OutputStream.WriteAsync(bytes);
+            context.Response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or IOException)
+        {
+            // The client went away.
+        }
+    }
+}
