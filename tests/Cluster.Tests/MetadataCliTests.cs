@@ -58,6 +58,9 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             var items = answer["items"]!.AsArray();
             Assert.Equal(5, items.Count);
             Assert.All(items, i => Assert.InRange(int.Parse(i!["item"]!.GetValue<string>()), 1, 30));
+            var (blankExit, _, blankError) = await WalsProcess.ExecuteAsync($"recommend --model \"{model}\" --text \"  \"");
+            Assert.NotEqual(0, blankExit);
+            Assert.Contains("Option '--text' is empty", blankError);
 
             // Metadata needs fields: an id,text file has none, and the refusal comes before any embedding.
             var texts = Path.Combine(folder, "texts.csv");

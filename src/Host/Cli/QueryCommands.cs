@@ -32,6 +32,10 @@ internal static class QueryCommands
         }
         command.SetAction(result => Output.Guard(() =>
         {
+            if (result.GetValue(text) is { } words && string.IsNullOrWhiteSpace(words))
+            {
+                throw new ArgumentException("Option '--text' is empty: give the words to search for.");
+            }
             if (result.GetValue(cluster) is { } address)
             {
                 if (result.GetValue(model) is not null)
