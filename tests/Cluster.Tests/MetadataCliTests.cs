@@ -5,10 +5,11 @@ namespace WalsCluster.Cluster.Tests;
 
 /// <summary>
 /// The single-process command line with metadata features, end to end on a small MovieLens folder written here:
-/// <c>wals embed --metadata-features</c> writes vectors with the features appended, <c>wals train --item-text</c> fits
+/// <c>wals embed --metadata-features</c> writes vectors with the features appended (as it does by default for a
+/// MovieLens folder, and not with <c>false</c>), <c>wals train --item-text</c> fits
 /// the projection on them (and the text-only map of free-text queries) and <c>wals recommend --text</c> answers a
-/// free-text query with that map; a source
-/// without fields is refused before anything is embedded.
+/// free-text query with that map; a source without fields gets none by default, and asking for them there is refused
+/// before anything is embedded.
 /// </summary>
 public sealed class MetadataCliTests(ITestOutputHelper output)
 {
@@ -48,6 +49,12 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             Assert.Equal(3 + 3 + 1, embedded["metadata_features"]!.GetValue<int>());
             Assert.Equal(384 + 7, embedded["dimension"]!.GetValue<int>());
             Assert.Equal(30, embedded["texts"]!.GetValue<int>());
+            // A movielens:DIR source gets them by default, and 'false' leaves them out.
+            var byDefault = WalsProcess.LastJson(await Wals($"embed --items \"{source}\" --threads 1 --out \"{Path.Combine(folder, "d.wemb")}\" --json"));
+            Assert.Equal(7, byDefault["metadata_features"]!.GetValue<int>());
+            var without = WalsProcess.LastJson(await Wals($"embed --items \"{source}\" --metadata-features false --threads 1 --out \"{Path.Combine(folder, "n.wemb")}\" --json"));
+            Assert.Equal(0, without["metadata_features"]!.GetValue<int>());
+            Assert.Equal(384, without["dimension"]!.GetValue<int>());
 
             var model = Path.Combine(folder, "m.walsmodel");
             var trained = WalsProcess.LastJson(await Wals($"train --input \"{Path.Combine(folder, "ratings.csv")}\" --format movielens --item-text \"{embeddings}\" --factors 4 --iterations 4 --threads 1 --model \"{model}\" --json"));
@@ -62,9 +69,12 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             Assert.NotEqual(0, blankExit);
             Assert.Contains("Option '--text' is empty", blankError);
 
-            // Metadata needs fields: an id,text file has none, and the refusal comes before any embedding.
+            // Metadata needs fields: an id,text file has none, so it gets none by default, and asking for them is refused
+            // before any embedding.
             var texts = Path.Combine(folder, "texts.csv");
             await File.WriteAllTextAsync(texts, "id,text\n1,a film\n");
+            var plain = WalsProcess.LastJson(await Wals($"embed --items \"{texts}\" --threads 1 --out \"{Path.Combine(folder, "p.wemb")}\" --json"));
+            Assert.Equal(0, plain["metadata_features"]!.GetValue<int>());
             var (exitCode, _, stderr) = await WalsProcess.ExecuteAsync($"embed --items \"{texts}\" --metadata-features --out \"{Path.Combine(folder, "x.wemb")}\"");
             Assert.NotEqual(0, exitCode);
             Assert.Contains("Metadata features need a movielens:DIR item source", stderr);

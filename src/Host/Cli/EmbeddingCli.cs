@@ -23,10 +23,11 @@ internal sealed class EmbeddingOptions
         Pooling = new Option<string>($"--{prefix}pooling") { Description = "layers (masked mean of the mean of the top --layers hidden states), cls, mean (last layer) or pooler.", DefaultValueFactory = _ => "layers" };
         Layers = new Option<int>($"--{prefix}layers") { Description = "N, the hidden states mixed by 'layers' pooling.", DefaultValueFactory = _ => 4 };
         Threads = new Option<int>($"--{prefix}threads") { Description = "ONNX Runtime intra-op threads; 0 = one per core.", DefaultValueFactory = _ => 0 };
-        Metadata = new Option<bool>($"--{prefix}metadata-features")
+        Metadata = new Option<bool?>($"--{prefix}metadata-features")
         {
             Description = "Append structured features to each item's vector: one indicator per genre, one per decade of the title's (YYYY), " +
-                "and log(1 + tags). Needs a movielens:DIR source; text queries use a second map fitted on the text part alone.",
+                "and log(1 + tags); text queries use a second map fitted on the text part alone. Default: on for a movielens:DIR source " +
+                $"(the only one with those fields), off otherwise; '--{prefix}metadata-features false' leaves them out.",
         };
     }
 
@@ -37,7 +38,7 @@ internal sealed class EmbeddingOptions
     public Option<string> Pooling { get; }
     public Option<int> Layers { get; }
     public Option<int> Threads { get; }
-    public Option<bool> Metadata { get; }
+    public Option<bool?> Metadata { get; }
 
     public void AddTo(Command command)
     {
@@ -95,8 +96,13 @@ internal sealed class EmbeddingOptions
     }
 }
 
-/// <summary>Which encoder to run and how; <paramref name="MetadataFeatures"/>: append <see cref="WalsCluster.Embedding.ColdStart.MetadataFeatures"/>.</summary>
-internal sealed record EncoderRequest(string Model, int BatchSize, EncoderOptions Options, bool MetadataFeatures = false);
+/// <summary>Which encoder to run and how; <paramref name="MetadataFeatures"/>: append
+/// <see cref="WalsCluster.Embedding.ColdStart.MetadataFeatures"/> (null: when the source is <c>movielens:DIR</c>).</summary>
+internal sealed record EncoderRequest(string Model, int BatchSize, EncoderOptions Options, bool? MetadataFeatures = null)
+{
+    /// <summary>Whether vectors embedded from <paramref name="source"/> get the features.</summary>
+    public bool MetadataFor(string source) => MetadataFeatures ?? EmbeddingRunner.IsMovieLens(source);
+}
 
 /// <summary>Runs encoders for the CLI: creation with the fallback warning, progress with texts/s.</summary>
 internal static class EmbeddingRunner
@@ -179,7 +185,7 @@ internal static class EmbeddingRunner
         if (EmbeddingFile.IsEmbeddingFile(source))
         {
             var embeddings = EmbeddingFile.Read(source);
-            if (request.MetadataFeatures && embeddings.Settings.Metadata is null)
+            if (request.MetadataFeatures == true && embeddings.Settings.Metadata is null)
             {
                 throw new ArgumentException($"The embeddings file {source} has no metadata features; make it with 'wals embed --metadata-features', or embed movielens:DIR here.");
             }
@@ -193,10 +199,13 @@ internal static class EmbeddingRunner
         return WithMetadata(Embed(kept, request, json).Embeddings, source, request, json);
     }
 
-    /// <summary>Refuses, before anything is embedded, a request for metadata features from a source that has none.</summary>
-    public static void CheckMetadataSource(string source, bool metadataFeatures)
+    /// <summary>A <c>movielens:DIR</c> source: the one with genres, years and tags, so the metadata features' default.</summary>
+    public static bool IsMovieLens(string source) => source.StartsWith(ItemTextFile.MovieLensPrefix, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Refuses, before anything is embedded, an explicit request for metadata features from a source that has none.</summary>
+    public static void CheckMetadataSource(string source, bool? metadataFeatures)
     {
-        if (metadataFeatures && !source.StartsWith(ItemTextFile.MovieLensPrefix, StringComparison.OrdinalIgnoreCase))
+        if (metadataFeatures == true && !IsMovieLens(source))
         {
             throw new ArgumentException($"Metadata features need a {ItemTextFile.MovieLensPrefix}DIR item source (genres, the title's year and tags); '{source}' has ids and texts only.");
         }
@@ -209,7 +218,7 @@ internal static class EmbeddingRunner
     /// </summary>
     public static ItemEmbeddings WithMetadata(ItemEmbeddings embeddings, string source, EncoderRequest request, bool json)
     {
-        if (!request.MetadataFeatures)
+        if (!request.MetadataFor(source))
         {
             return embeddings;
         }

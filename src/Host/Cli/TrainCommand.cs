@@ -56,7 +56,8 @@ internal static class TrainCommand
                     }
                     var metadata = result.GetValue(embedding.Metadata);
                     EmbeddingRunner.CheckMetadataSource(source, metadata);
-                    texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly), metadata);
+                    texts = new Cluster.ItemTextRequest(source, result.GetValue(validationFraction), ProjectionTraining.ParseWeighting(result.GetValue(weighting)!), !result.GetValue(skipTextOnly),
+                        metadata ?? EmbeddingRunner.IsMovieLens(source));
                 }
                 return Cluster.ClusterCommands.TrainOnCluster(address, result.GetValue(input.Input)!, input.Read(result), options, result.GetValue(model), asJson, texts,
                     result.GetValue(testFraction), result.GetValue(test));
