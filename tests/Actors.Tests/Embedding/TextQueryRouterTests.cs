@@ -100,24 +100,17 @@ public sealed class TextQueryRouterTests : TestKit
         Assert.All(sent, r => Assert.Equal(expected, r.Query));
     }
 
-    [Fact]
-    public void An_item_shard_that_does_not_send_its_Gram_makes_the_text_query_fail_naming_it()
+    [Theory]
+    [InlineData(0, false, false, 3, "Item shards 2")]
+    [InlineData(1, false, true, 2, "no text-only map")]
+    public void A_text_query_fails_naming_why_without_every_shards_Gram_or_without_a_query_map_for_the_features(
+        int features, bool withQueryMap, bool shardTwoAnswers, int textDimension, string reason)
     {
-        var (router, _) = Router(Fitted(features: 0, withQueryMap: false), shardTwoAnswers: false, textDimension: 3);
+        var (router, _) = Router(Fitted(features, withQueryMap), shardTwoAnswers, textDimension);
         router.Tell(new RecommendForText("a query", 3));
         var reply = ExpectMsg<Recommendations>(TimeSpan.FromSeconds(10));
-        Assert.Contains("Item shards 2", reply.Failure);
-        Assert.Equal([2], reply.MissingShards);
-        Assert.Empty(reply.Items);
-    }
-
-    [Fact]
-    public void A_projection_with_metadata_features_and_no_query_map_cannot_answer_a_text_query()
-    {
-        var (router, _) = Router(Fitted(features: 1, withQueryMap: false), shardTwoAnswers: true, textDimension: 2);
-        router.Tell(new RecommendForText("a query", 3));
-        var reply = ExpectMsg<Recommendations>(TimeSpan.FromSeconds(10));
-        Assert.Contains("no text-only map", reply.Failure);
+        Assert.Contains(reason, reply.Failure);
+        Assert.Equal(shardTwoAnswers ? [] : [2], reply.MissingShards);
         Assert.Empty(reply.Items);
     }
 }
