@@ -37,8 +37,8 @@ internal sealed record HttpQueryOptions(string Host, int Port, int MaxConcurrent
 /// answer in time); 400 with <c>{"error": ...}</c> for a request that cannot be a query (another method or path, a
 /// missing, repeated or invalid parameter); 422 with the reply when the router could not answer it (an unknown user or
 /// item, no trained model, no projection for text); 503 with <c>{"error": ...}</c> when <see cref="HttpQueryOptions.MaxConcurrent"/>
-/// requests are in flight or the router is not up yet (or did not answer in time); 500 for a bug, also written to
-/// standard error.
+/// requests are in flight, the router is not up yet (or did not answer in time) or the node is stopping; 500 for a bug,
+/// also written to standard error.
 /// </summary>
 internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions options) : IHostedService, IDisposable
 {
@@ -105,29 +105,35 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
             }
             _ = Task.Run(async () =>
             {
+                (int Status, JsonObject Body) answer;
                 try
                 {
-                    await HandleAsync(context, stopping);
+                    answer = await HandleAsync(context, stopping);
                 }
                 finally
                 {
+                    // The slot bounds the queries the router works on; writing the reply does not need one.
                     _slots.Release();
                 }
+                await WriteAsync(context, answer.Status, answer.Body);
             }, CancellationToken.None);
         }
     }
 
-    private async Task HandleAsync(HttpListenerContext context, CancellationToken stopping)
+    private async Task<(int Status, JsonObject Body)> HandleAsync(HttpListenerContext context, CancellationToken stopping)
     {
         try
         {
-            var (status, body) = await AnswerAsync(context.Request, stopping);
-            await WriteAsync(context, status, body);
+            return await AnswerAsync(context.Request, stopping);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return (503, Error("The node is stopping."));
+        }
+        catch (Exception e)
         {
             Console.Error.WriteLine($"http {context.Request.HttpMethod} {context.Request.Url?.PathAndQuery}: {e.GetType().Name}: {e.Message}");
-            await WriteAsync(context, 500, Error($"{e.GetType().Name}: {e.Message}"));
+            return (500, Error($"{e.GetType().Name}: {e.Message}"));
         }
     }
 
