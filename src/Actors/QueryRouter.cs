@@ -101,12 +101,18 @@ public sealed class QueryRouter : ReceiveActor
             return new Recommendations(query, [], [], $"{q.Items.Length} items but {q.Values.Length} values.");
         }
         var region = Region;
-        var byShard = Enumerable.Range(0, _settings.ItemShards).Select(_ => (Ids: new List<string>(), Values: new List<float>())).ToArray();
+        // An id given twice is one interaction with the values summed, as in training and the local fold-in.
+        var merged = new Dictionary<string, float>(StringComparer.Ordinal);
         for (var j = 0; j < q.Items.Length; j++)
         {
-            var s = StableHash.ShardOf(q.Items[j], _settings.ItemShards);
-            byShard[s].Ids.Add(q.Items[j]);
-            byShard[s].Values.Add(q.Values[j]);
+            merged[q.Items[j]] = merged.GetValueOrDefault(q.Items[j]) + q.Values[j];
+        }
+        var byShard = Enumerable.Range(0, _settings.ItemShards).Select(_ => (Ids: new List<string>(), Values: new List<float>())).ToArray();
+        foreach (var (id, value) in merged)
+        {
+            var s = StableHash.ShardOf(id, _settings.ItemShards);
+            byShard[s].Ids.Add(id);
+            byShard[s].Values.Add(value);
         }
         var terms = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
             AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, byShard[s].Ids.ToArray(), byShard[s].Values.ToArray()))));
@@ -120,6 +126,12 @@ public sealed class QueryRouter : ReceiveActor
         if (failure is not null)
         {
             return new Recommendations(query, [], [], failure);
+        }
+        var unknown = terms.SelectMany(t => t!.Unknown ?? []).Order(StringComparer.Ordinal).ToArray();
+        if (unknown.Length > 0)
+        {
+            return new Recommendations(query, [], [], $"Item{(unknown.Length == 1 ? "" : "s")} {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
+                $"{(unknown.Length == 1 ? "is" : "are")} not in the model (neither trained nor a cold item with projected factors).");
         }
         var x = ShardFoldIn.Solve(terms!);
         if (x is null)

@@ -353,39 +353,53 @@ public sealed class ShardBlock
         return new ShardTopK(Shard, top.Select(s => RowGlobals[s.Item]).ToArray(), top.Select(s => RowIds[s.Item]).ToArray(), top.Select(s => s.Score).ToArray(), null);
     }
 
-    /// <summary>This shard's share of the fold-in normal equations for the given items (those it holds).</summary>
     private double[]? _foldInGram;
 
-    public FoldInTerms FoldIn(string[] ids, float[] values)
+    /// <summary>
+    /// This shard's share of the fold-in normal equations for the given items: those it holds as trained rows or, with
+    /// <paramref name="cold"/>, as cold items with projected factors (the saved model holds both); the others are listed
+    /// in <see cref="FoldInTerms.Unknown"/>. The Gram here covers the trained rows only (the caller adds the cold ones).
+    /// </summary>
+    public FoldInTerms FoldIn(string[] ids, float[] values, ColdItems? cold = null)
     {
         var k = K;
         var w0 = Options.UnobservedWeight;
         var lowRank = new double[k * k];
         var b = new double[k];
         var found = new List<int>();
+        var unknown = new List<string>();
         for (var j = 0; j < ids.Length; j++)
         {
-            var r = LocalRowOf(ids[j]);
-            if (r < 0)
+            ReadOnlySpan<float> y;
+            if (LocalRowOf(ids[j]) is var r and >= 0)
             {
+                found.Add(RowGlobals[r]);
+                y = _factors.AsSpan(r * k, k);
+            }
+            else if (cold?.IndexOf(ids[j]) is { } c and >= 0)
+            {
+                found.Add(cold.Globals[c]);
+                y = cold.Factors.AsSpan(c * k, k);
+            }
+            else
+            {
+                unknown.Add(ids[j]);
                 continue;
             }
-            found.Add(RowGlobals[r]);
-            var (c, p) = WeightedInteractions.Confidence(values[j], Options);
-            var y = _factors.AsSpan(r * k, k);
+            var (confidence, p) = WeightedInteractions.Confidence(values[j], Options);
             for (var i = 0; i < k; i++)
             {
-                b[i] += c * p * (double)y[i];
+                b[i] += confidence * p * (double)y[i];
                 for (var l = 0; l < k; l++)
                 {
-                    lowRank[i * k + l] += (c - w0) * (double)y[i] * y[l];
+                    lowRank[i * k + l] += (confidence - w0) * (double)y[i] * y[l];
                 }
             }
         }
         // The Gram of the current factors is the same for every query until they change (kept, never modified).
         _foldInGram ??= PackedSymmetric.Pack(Gram(_factors), k);
         return new FoldInTerms(Shard, _foldInGram, PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
-            w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null);
+            w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null, Unknown: unknown.Count == 0 ? null : unknown.ToArray());
     }
 }
 

@@ -10,8 +10,9 @@ public sealed record SimilarItems(string Item, int K) : IWalsMessage;
 
 /// <summary>
 /// Recommendations for a user who is not in the model, from the items they interacted with (external ids and raw
-/// values): x is folded in by one exact solve against the fixed item factors,
-/// (w0 G + sum_i (c_i - w0) y_i y_i^T + lambda I) x = sum_i c_i p_i y_i. Replied with <see cref="Recommendations"/>.
+/// values; an id given twice counts once with the values summed, as in training): x is folded in by one exact solve
+/// against the fixed item factors, trained and cold, (w0 G + sum_i (c_i - w0) y_i y_i^T + lambda I) x = sum_i c_i p_i y_i.
+/// Replied with <see cref="Recommendations"/>; an id that no shard holds makes it a failure naming it.
 /// </summary>
 public sealed record RecommendForItems(string[] Items, float[] Values, int K) : IWalsMessage;
 
@@ -45,9 +46,11 @@ public sealed record GetFoldInTerms(Side Side, int Shard, string[] Items, float[
 /// Reply to <see cref="GetFoldInTerms"/>: the shard's partial Gram Y_s^T Y_s over its trained rows and its
 /// <paramref name="ColdItems"/> cold items with projected factors (as the saved model holds them, so that a fold-in on
 /// the cluster equals one on the model file), sum over its given items of (c - w0) y y^T (both packed), sum of c p y,
-/// the global indices of the given items it holds, and the run's w0, lambda, nu and trained item count (for
+/// the global indices of the given items it holds (trained or cold), the given ids it holds neither way
+/// (<paramref name="Unknown"/>), and the run's w0, lambda, nu and trained item count (for
 /// lambda_u = lambda (n_u + w0 N)^nu, N the trained items plus every shard's cold items).
 /// </summary>
 public sealed record FoldInTerms(
     int Shard, double[] PartialGram, double[] LowRank, double[] B, int[] Found,
-    float UnobservedWeight, float Regularization, float RegularizationExponent, int ItemCount, string? Failure, int ColdItems = 0) : IWalsMessage;
+    float UnobservedWeight, float Regularization, float RegularizationExponent, int ItemCount, string? Failure, int ColdItems = 0,
+    string[]? Unknown = null) : IWalsMessage;

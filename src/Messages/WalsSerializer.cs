@@ -264,7 +264,7 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             case FoldInTerms m:
                 w.Int(m.Shard); w.Doubles(m.PartialGram); w.Doubles(m.LowRank); w.Doubles(m.B); w.Ints(m.Found);
                 w.Float(m.UnobservedWeight); w.Float(m.Regularization); w.Float(m.RegularizationExponent); w.Int(m.ItemCount); w.String(m.Failure);
-                w.Int(m.ColdItems);
+                w.Int(m.ColdItems); w.Strings(m.Unknown ?? []);
                 break;
             case EmbedTexts m:
                 w.Strings(m.Ids); w.Strings(m.Texts);
@@ -371,7 +371,8 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             RowVectorManifest => new RowVector(r.String(), r.Int(), r.Floats(), r.Ints(), r.NullableString()),
             ShardTopKManifest => new ShardTopK(r.Int(), r.Ints(), r.Strings(), r.Floats(), r.NullableString()),
             GetFoldInTermsManifest => new GetFoldInTerms((Side)r.Byte(), r.Int(), r.Strings(), r.Floats()),
-            FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString(), r.Int()),
+            FoldInTermsManifest => new FoldInTerms(r.Int(), r.Doubles(), r.Doubles(), r.Doubles(), r.Ints(), r.Float(), r.Float(), r.Float(), r.Int(), r.NullableString(), r.Int(),
+                r.Strings() is { Length: > 0 } unknown ? unknown : null),
             EmbedTextsManifest => new EmbedTexts(r.Strings(), r.Strings()),
             TextsEmbeddedManifest => ReadTextsEmbedded(ref r),
             EmbeddingRejectedManifest => new EmbeddingRejected(r.String()),

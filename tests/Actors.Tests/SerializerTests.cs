@@ -52,6 +52,7 @@ public sealed class SerializerTests : IDisposable
         new GetFoldInTerms(Side.Items, 0, ["a"], [2f]),
         new FoldInTerms(0, [1, 2, 3], [4, 5, 6], [7, 8], [3], 1f, 0.05f, 0f, 100, null),
         new FoldInTerms(1, [1, 2, 3], [4, 5, 6], [7, 8], [], 1f, 0.05f, 0f, 100, null, 12),
+        new FoldInTerms(2, [1, 2, 3], [0, 0, 0], [0, 0], [], 1f, 0.05f, 0f, 100, null, 0, ["nope", "gone"]),
         new StartTrainingRun("run-2", Parameters, 10, 20, [1, 2], [3, 4], [5, 6, 7], [8, 9, 10], new ProjectionRequest(0.1, 1, [4, 0, 7], 32)),
         new EmbedTexts(["a", "b"], ["the cat", "ünïcode"]),
         new TextsEmbedded(["a", "b"], [[1f, -2f], [0.5f, float.Epsilon]]),

@@ -209,6 +209,29 @@ public sealed class ColdStartClusterTests(ColdStartCluster cluster) : IClassFixt
     }
 
     [Fact]
+    public async Task A_fold_in_may_name_cold_items_and_equals_the_fold_in_on_the_model_file()
+    {
+        var model = cluster.Local.Model;
+        var trained = cluster.Table.Items[5];
+        // cold3 given twice: one interaction with the values summed, as the local fold-in counts it.
+        var reply = await cluster.Client.AskAsync(new RecommendForItems(["cold3", trained, "cold3"], [2f, 3f, 1f], 10));
+        Assert.Null(reply.Failure);
+        var given = new[] { (model.Items.IndexOf("cold3"), 2f), (model.Items.IndexOf(trained), 3f), (model.Items.IndexOf("cold3"), 1f) };
+        var x = new FoldIn(model).Solve(given);
+        var local = new FactorRanker(model).Recommend(x, 10, given.Select(g => g.Item1).Distinct().Order().ToArray());
+        Assert.Equal(local.Select(s => model.Items[s.Item]), reply.Items.Select(r => r.Id));
+        Assert.DoesNotContain(reply.Items, r => r.Id == "cold3" || r.Id == trained);
+        for (var j = 0; j < local.Length; j++)
+        {
+            Assert.Equal(local[j].Score, reply.Items[j].Score, 1e-4f * Math.Abs(local[j].Score));
+        }
+
+        var unknown = await cluster.Client.AskAsync(new RecommendForItems(["nope", "cold1", "gone"], [1f, 1f, 1f], 5));
+        Assert.Equal("Items 'gone', 'nope' are not in the model (neither trained nor a cold item with projected factors).", unknown.Failure);
+        Assert.Empty(unknown.Items);
+    }
+
+    [Fact]
     public async Task The_item_shards_fold_in_Gram_covers_their_cold_items_as_the_model_file_does()
     {
         var k = cluster.Options.Factors;
