@@ -57,6 +57,15 @@ public sealed class HttpQueryServiceTests : IAsyncLifetime
 
     private HttpClient Client() => new() { BaseAddress = new Uri($"http://127.0.0.1:{_port}/"), Timeout = TimeSpan.FromSeconds(30) };
 
+    [Theory]
+    [InlineData("127.0.0.1", "http://127.0.0.1:8080/")]
+    [InlineData("node-1.example", "http://node-1.example:8080/")]
+    [InlineData("0.0.0.0", "http://*:8080/")]
+    [InlineData("*", "http://*:8080/")]
+    [InlineData("::1", "http://[::1]:8080/")]
+    public void The_listener_prefix_brackets_IPv6_and_turns_any_address_into_the_wildcard(string host, string prefix) =>
+        Assert.Equal(prefix, new HttpQueryOptions(host, 8080, 1, TimeSpan.FromSeconds(1)).Prefix);
+
     [Fact]
     public async Task Before_the_router_is_registered_queries_and_health_are_503()
     {

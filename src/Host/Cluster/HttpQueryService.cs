@@ -19,7 +19,11 @@ namespace WalsCluster.Host.Cluster;
 /// its query timeout, or the embedding timeout for a text).</param>
 internal sealed record HttpQueryOptions(string Host, int Port, int MaxConcurrent, TimeSpan AskTimeout)
 {
-    public string Prefix => $"http://{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}/";
+    /// <summary>The listener prefix: <c>0.0.0.0</c>, <c>*</c> or <c>+</c> listen on every address (HttpListener's
+    /// wildcard, which accepts any Host header); an IPv6 address is bracketed.</summary>
+    public string Prefix => Host is "0.0.0.0" or "*" or "+" or "::"
+        ? $"http://*:{Port}/"
+        : $"http://{(Host.Contains(':') ? $"[{Host}]" : Host)}:{Port}/";
 }
 
 /// <summary>
