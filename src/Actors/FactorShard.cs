@@ -427,15 +427,7 @@ public sealed partial class FactorShard : ReceiveActor
             Sender.Tell(new FoldInTerms(_shard, [], [], [], [], 0, 0, 0, 0, _block is null ? $"Shard {_entityId} holds no model." : "Items and values differ in length."));
             return;
         }
-        var terms = _block.FoldIn(get.Items, get.Values, CurrentCold);
-        if (CurrentCold is { Count: > 0 } cold)
-        {
-            // The cold items are items of the saved model too: their rows join the Gram (FoldInTerms).
-            var gram = (double[])terms.PartialGram.Clone();
-            PackedSymmetric.AddInto(gram, cold.PackedGram);
-            terms = terms with { PartialGram = gram, ColdItems = cold.Count };
-        }
-        Sender.Tell(terms);
+        Sender.Tell(_block.FoldIn(get.Items, get.Values, CurrentCold));
     }
 
     /// <summary>A solve finished on the solver threads (private result piped back to Self).</summary>

@@ -114,31 +114,23 @@ public sealed class QueryRouter : ReceiveActor
             byShard[s].Ids.Add(id);
             byShard[s].Values.Add(value);
         }
-        var terms = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
-            AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, byShard[s].Ids.ToArray(), byShard[s].Values.ToArray()))));
-        var missing = Enumerable.Range(0, terms.Length).Where(s => terms[s] is null).ToArray();
-        if (missing.Length > 0)
+        var (terms, why) = await FoldInTermsAsync(region, query, s => (byShard[s].Ids.ToArray(), byShard[s].Values.ToArray()));
+        if (why is not null)
         {
-            // Without every shard's partial Gram the normal equations are wrong, not just partial.
-            return new Recommendations(query, [], missing, $"Item shards {string.Join(", ", missing)} did not answer the fold-in within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+            return why;
         }
-        var failure = terms.FirstOrDefault(t => t!.Failure is not null)?.Failure;
-        if (failure is not null)
-        {
-            return new Recommendations(query, [], [], failure);
-        }
-        var unknown = terms.SelectMany(t => t!.Unknown ?? []).Order(StringComparer.Ordinal).ToArray();
+        var unknown = terms.SelectMany(t => t.Unknown ?? []).Order(StringComparer.Ordinal).ToArray();
         if (unknown.Length > 0)
         {
             return new Recommendations(query, [], [], $"Item{(unknown.Length == 1 ? "" : "s")} {string.Join(", ", unknown.Select(u => $"'{u}'"))} " +
                 $"{(unknown.Length == 1 ? "is" : "are")} not in the model (neither trained nor a cold item with projected factors).");
         }
-        var x = ShardFoldIn.Solve(terms!);
+        var x = ShardFoldIn.Solve(terms);
         if (x is null)
         {
             return new Recommendations(query, [], [], "The fold-in system is not positive definite (no known items and no regularization?).");
         }
-        var exclude = terms.SelectMany(t => t!.Found).ToArray();
+        var exclude = terms.SelectMany(t => t.Found).ToArray();
         Array.Sort(exclude);
         return await FanOutAsync(region, query, x, q.K, cosine: false, exclude);
     }
@@ -186,19 +178,33 @@ public sealed class QueryRouter : ReceiveActor
                 "the embedders' encoder changed since the fit.");
         }
         var region = Region;
+        var (terms, failure) = await FoldInTermsAsync(region, q.Text, _ => ([], []));
+        if (failure is not null)
+        {
+            return failure;
+        }
+        return await FanOutAsync(region, q.Text, ShardFoldIn.QueryVector(terms, map.Apply(e)), q.K, cosine: false, []);
+    }
+
+    /// <summary>
+    /// Every item shard's <see cref="FoldInTerms"/> for its share of the given items (<paramref name="given"/> by shard),
+    /// or the reply that says why there are none: a shard that did not answer in time (without every shard's partial
+    /// Gram the normal equations are wrong, not just partial) or one that failed.
+    /// </summary>
+    private async Task<(FoldInTerms[] Terms, Recommendations? Failure)> FoldInTermsAsync(IActorRef region, string query, Func<int, (string[] Ids, float[] Values)> given)
+    {
         var terms = await Task.WhenAll(Enumerable.Range(0, _settings.ItemShards).Select(s =>
-            AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, [], []))));
+        {
+            var (ids, values) = given(s);
+            return AskOrNull<FoldInTerms>(region, new GetFoldInTerms(Side.Items, s, ids, values));
+        }));
         var missing = Enumerable.Range(0, terms.Length).Where(s => terms[s] is null).ToArray();
         if (missing.Length > 0)
         {
-            return new Recommendations(q.Text, [], missing, $"Item shards {string.Join(", ", missing)} did not send their Gram within {_settings.QueryTimeout.TotalSeconds:0.###} s.");
+            return ([], new Recommendations(query, [], missing, $"Item shards {string.Join(", ", missing)} did not answer the fold-in within {_settings.QueryTimeout.TotalSeconds:0.###} s."));
         }
         var failure = terms.FirstOrDefault(t => t!.Failure is not null)?.Failure;
-        if (failure is not null)
-        {
-            return new Recommendations(q.Text, [], [], failure);
-        }
-        return await FanOutAsync(region, q.Text, ShardFoldIn.QueryVector(terms!, map.Apply(e)), q.K, cosine: false, []);
+        return failure is null ? (Array.ConvertAll(terms, t => t!), null) : ([], new Recommendations(query, [], [], failure));
     }
 
     /// <summary>The text's vector, or why there is none; busy answers are retried with a doubling wait within the timeout.</summary>
@@ -302,22 +308,7 @@ public static class ShardFoldIn
     public static float[]? Solve(IReadOnlyList<FoldInTerms?> terms)
     {
         var (g, l, b, found, items, options) = Sum(terms);
-        var k = b.Length;
-        var lambda = WeightedInteractions.RowRegularization(found, items, options);
-        var a = new double[k * k];
-        for (var i = 0; i < k * k; i++)
-        {
-            a[i] = options.UnobservedWeight * g[i] + l[i];
-        }
-        for (var i = 0; i < k; i++)
-        {
-            a[i * k + i] += lambda;
-        }
-        if (!Dense.CholeskySolveInPlace(a, k, b))
-        {
-            return null;
-        }
-        return b.Select(v => (float)v).ToArray();
+        return FoldIn.TrySolve(g, l, b, found, items, options);
     }
 
     /// <summary>The query vector of a user whose only interaction is the point <paramref name="itemVector"/> of the factor

@@ -358,7 +358,8 @@ public sealed class ShardBlock
     /// <summary>
     /// This shard's share of the fold-in normal equations for the given items: those it holds as trained rows or, with
     /// <paramref name="cold"/>, as cold items with projected factors (the saved model holds both); the others are listed
-    /// in <see cref="FoldInTerms.Unknown"/>. The Gram here covers the trained rows only (the caller adds the cold ones).
+    /// in <see cref="FoldInTerms.Unknown"/>. The Gram covers the trained rows and the cold items, as the model file's
+    /// item list does.
     /// </summary>
     public FoldInTerms FoldIn(string[] ids, float[] values, ColdItems? cold = null)
     {
@@ -398,8 +399,14 @@ public sealed class ShardBlock
         }
         // The Gram of the current factors is the same for every query until they change (kept, never modified).
         _foldInGram ??= PackedSymmetric.Pack(Gram(_factors), k);
-        return new FoldInTerms(Shard, _foldInGram, PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
-            w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null, Unknown: unknown.Count == 0 ? null : unknown.ToArray());
+        var gram = _foldInGram;
+        if (cold is { Count: > 0 })
+        {
+            gram = (double[])gram.Clone();
+            PackedSymmetric.AddInto(gram, cold.PackedGram);
+        }
+        return new FoldInTerms(Shard, gram, PackedSymmetric.Pack(lowRank, k), b, found.ToArray(),
+            w0, Options.Regularization, Options.RegularizationExponent, OwnSideCount, null, cold?.Count ?? 0, unknown.Count == 0 ? null : unknown.ToArray());
     }
 }
 

@@ -150,8 +150,7 @@ public sealed partial class TrainingCoordinator
         try
         {
             fit = ProjectionFitter.Fit(train, validation!);
-            var text = train.D - metadataFeatures;
-            query = metadataFeatures > 0 ? ProjectionFitter.Fit(train.Leading(text), validation!.Leading(text)) : null;
+            query = ProjectionFitter.FitQueryMap(train, validation!, metadataFeatures);
         }
         catch (InvalidOperationException e)
         {

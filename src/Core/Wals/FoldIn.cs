@@ -100,17 +100,33 @@ public sealed class FoldIn
         return a;
     }
 
-    /// <summary>Solves a x = b by Cholesky (a and b are overwritten) and returns x in float; <paramref name="what"/> names the system in the error.</summary>
-    private static float[] SolveInPlace(double[] a, int k, double[] b, string what)
+    /// <summary>
+    /// The fold-in from terms summed elsewhere (the cluster's item shards send G, the low-rank part
+    /// L = sum (c - w0) y y^T and b = sum c p y in parts): x = (w0 G + L + lambda_n I)^-1 b, lambda_n the regularization of
+    /// a row with <paramref name="entries"/> entries among <paramref name="itemCount"/> items. <paramref name="b"/> is
+    /// overwritten; null when the system is not positive definite.
+    /// </summary>
+    public static float[]? TrySolve(ReadOnlySpan<double> gram, ReadOnlySpan<double> lowRank, double[] b, int entries, int itemCount, WalsOptions options)
     {
-        if (!Dense.CholeskySolveInPlace(a, k, b))
+        var k = b.Length;
+        var a = Regularized(gram, k, options.UnobservedWeight, WeightedInteractions.RowRegularization(entries, itemCount, options));
+        for (var i = 0; i < a.Length; i++)
         {
-            throw new NonFiniteFactorsException($"{what} is not positive definite; raise the regularization.");
+            a[i] += lowRank[i];
         }
-        var x = new float[k];
-        for (var i = 0; i < k; i++)
+        return Dense.CholeskySolveInPlace(a, k, b) ? ToFloats(b) : null;
+    }
+
+    /// <summary>Solves a x = b by Cholesky (a and b are overwritten) and returns x in float; <paramref name="what"/> names the system in the error.</summary>
+    private static float[] SolveInPlace(double[] a, int k, double[] b, string what) =>
+        Dense.CholeskySolveInPlace(a, k, b) ? ToFloats(b) : throw new NonFiniteFactorsException($"{what} is not positive definite; raise the regularization.");
+
+    private static float[] ToFloats(double[] values)
+    {
+        var x = new float[values.Length];
+        for (var i = 0; i < values.Length; i++)
         {
-            x[i] = (float)b[i];
+            x[i] = (float)values[i];
         }
         return x;
     }

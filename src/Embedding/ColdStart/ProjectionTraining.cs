@@ -80,8 +80,7 @@ public static class ProjectionTraining
         var validationMeanSquare = validation.SumYY / validation.Count;
         var fit = ProjectionFitter.Fit(train, validation);
         var best = fit.Candidates.First(c => c.Mu == fit.Mu);
-        var textDimension = embeddings.Settings.TextDimension;
-        var queryFit = textQueries && textDimension < embeddings.Dimension ? ProjectionFitter.Fit(train.Leading(textDimension), validation.Leading(textDimension)) : null;
+        var queryFit = textQueries ? ProjectionFitter.FitQueryMap(train, validation, embeddings.Settings.Metadata?.Count ?? 0) : null;
         return new WarmProjection(fit, new ProjectionFitInfo
         {
             QueryMu = queryFit?.Mu,

@@ -141,7 +141,7 @@ public sealed class RidgeProjection
         var length = 24 + 4 * (d * k + k);
         if (d < 1 || k < 1 || length > s.Length)
         {
-            throw new InvalidDataException($"Projection section of {d}x{k} needs {24 + 4 * (d * k + k)} bytes; {s.Length} are left.");
+            throw new InvalidDataException($"Projection section of {d}x{k} needs {length} bytes; {s.Length} are left.");
         }
         return (int)length;
     }
@@ -236,6 +236,22 @@ public static class ProjectionFitter
         }
         var final = RidgeProjection.Fit(train + validation, bestMu);
         return new ProjectionFit(final, bestMu, results);
+    }
+
+    /// <summary>
+    /// The text-only map of free-text queries beside the item map, for vectors whose last <paramref name="metadataFeatures"/>
+    /// values are structured item features a text does not have: <see cref="Fit(ProjectionSums, ProjectionSums, IReadOnlyList{double})"/>
+    /// on the leading blocks of the same sums (<see cref="ProjectionSums.Leading"/>), so the same items and split with
+    /// its own mu. Null without features (the item map serves text too).
+    /// </summary>
+    public static ProjectionFit? FitQueryMap(ProjectionSums train, ProjectionSums validation, int metadataFeatures)
+    {
+        if (metadataFeatures == 0)
+        {
+            return null;
+        }
+        var text = train.D - metadataFeatures;
+        return Fit(train.Leading(text), validation.Leading(text));
     }
 
     /// <summary>Row-level convenience: embeddings[i] and factors[i] of warm items; rows with isValidation[i] form the held-out part.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Specialized;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -152,7 +153,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
         var query = HttpUtility.ParseQueryString(request.Url?.Query ?? "", Encoding.UTF8);
         if (path == "/v1/health")
         {
-            return _router is null && !TryRouter(out _) ? (503, Error("The query router is not up yet.")) : (200, new JsonObject { ["status"] = "up" });
+            return !TryRouter(out _) ? (503, Error("The query router is not up yet.")) : (200, new JsonObject { ["status"] = "up" });
         }
         IWalsMessage message;
         try
@@ -196,7 +197,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
     }
 
     /// <summary>Exactly one of user, items and text.</summary>
-    private static IWalsMessage RecommendQuery(System.Collections.Specialized.NameValueCollection query)
+    private static IWalsMessage RecommendQuery(NameValueCollection query)
     {
         var user = Single(query, "user");
         var items = Single(query, "items");
@@ -214,7 +215,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
     }
 
     /// <summary>The parameter's one value, null when absent; given twice is an error.</summary>
-    private static string? Single(System.Collections.Specialized.NameValueCollection query, string name)
+    private static string? Single(NameValueCollection query, string name)
     {
         var values = query.GetValues(name);
         return values switch
@@ -225,7 +226,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
         };
     }
 
-    private static int K(System.Collections.Specialized.NameValueCollection query)
+    private static int K(NameValueCollection query)
     {
         var text = Single(query, "k");
         if (text is null)
@@ -237,7 +238,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
             : throw new ArgumentException($"Parameter 'k' = '{text}' is invalid: it must be a whole number of at least 1.");
     }
 
-    private static void Only(System.Collections.Specialized.NameValueCollection query, string[] allowed)
+    private static void Only(NameValueCollection query, string[] allowed)
     {
         foreach (var key in query.AllKeys)
         {
