@@ -99,6 +99,34 @@ public sealed class ColdStartFileTests : IDisposable
     }
 
     [Fact]
+    public void Json_lines_escaped_lone_surrogates_become_the_replacement_character_in_a_text_and_an_error_in_an_id()
+    {
+        var path = Write("surrogates.jsonl", "{\"id\": \"1\", \"text\": \"bad \\ud800 x \\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\n\"}\n");
+        Assert.Equal([new ItemTextRecord("1", "bad \uFFFD x \uD83D\uDE00 \"q\" \\ / \n")], ItemTextFile.Read(path));
+        path = Write("surrogate-id.jsonl", "{\"id\": \"a\", \"text\": \"ok\"}\n{\"id\": \"\\udc00\", \"text\": \"x\"}\n");
+        var e = Assert.Throws<DataFormatException>(() => ItemTextFile.Read(path));
+        Assert.Equal((2L, "id"), (e.Line, e.Field));
+        Assert.Contains("surrogate", e.Message);
+    }
+
+    [Fact]
+    public void Json_lines_invalid_utf8_is_reported_on_its_own_line()
+    {
+        var path = Path.Combine(_root, "latin1.jsonl");
+        var lines = Enumerable.Range(1, 29).Select(i => System.Text.Encoding.UTF8.GetBytes($"{{\"id\": {i}, \"text\": \"caf\u00e9 {i}\"}}\n"));
+        File.WriteAllBytes(path, lines.SelectMany(b => b).Concat("{\"id\": 30, \"text\": \"caf"u8.ToArray()).Concat(new byte[] { 0xE9, (byte)'"', (byte)'}', (byte)'\n' }).ToArray());
+        var e = Assert.Throws<DataFormatException>(() => ItemTextFile.Read(path));
+        Assert.Equal(30, e.Line);
+        Assert.Contains("UTF-8", e.Message);
+    }
+
+    [Fact]
+    public void A_movielens_source_without_a_folder_is_a_clear_error()
+    {
+        Assert.Contains("needs a folder", Assert.Throws<DataFormatException>(() => ItemTextFile.Read("movielens:")).Message);
+    }
+
+    [Fact]
     public void Written_csv_reads_back_with_line_breaks_flattened()
     {
         var records = new[] { new ItemTextRecord("1", "two\nlines, \"quoted\""), new ItemTextRecord("2", "tab\there") };
@@ -153,6 +181,10 @@ public sealed class ColdStartFileTests : IDisposable
         File.WriteAllBytes(path, bytes[..^4]);
         var truncated = Assert.Throws<InvalidDataException>(() => EmbeddingFile.Read(path));
         Assert.Contains("t.wemb", truncated.Message);
+        bytes[8..12].AsSpan().Clear();
+        BitConverter.GetBytes(int.MaxValue).CopyTo(bytes, 8); // n: more rows than the file could hold
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("inconsistent", Assert.Throws<InvalidDataException>(() => EmbeddingFile.Read(path)).Message);
         var foreign = Write("f.wemb", "id,text\n1,a\n");
         Assert.False(EmbeddingFile.IsEmbeddingFile(foreign));
         Assert.Contains("not an embeddings file", Assert.Throws<InvalidDataException>(() => EmbeddingFile.Read(foreign)).Message);

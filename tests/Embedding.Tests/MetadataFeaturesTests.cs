@@ -25,6 +25,7 @@ public sealed class MetadataFeaturesTests
     [InlineData("Metropolis (1927) ", 1927)]
     [InlineData("Babylon 5", null)]
     [InlineData("Year (95)", null)]
+    [InlineData("Film (\u0661\u0669\u0669\u0665)", null)] // Arabic-Indic digits are not a year (and no longer throw)
     [InlineData(null, null)]
     public void Year_is_the_titles_trailing_four_digits_in_brackets(string? title, int? year) =>
         Assert.Equal(year, MetadataFeatures.Year(title));

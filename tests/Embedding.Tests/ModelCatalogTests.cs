@@ -61,4 +61,42 @@ public sealed class ModelCatalogTests : IClassFixture<TinyRobertaFixture>
         Assert.Contains("vocab", Assert.Throws<FileNotFoundException>(() => ModelCatalog.Load(dir)).Message);
         Assert.Throws<DirectoryNotFoundException>(() => ModelCatalog.Load(Path.Combine(dir, "nope")));
     }
+
+    [Fact]
+    public void Config_values_of_the_wrong_json_type_are_named_with_the_file()
+    {
+        string dir = Path.Combine(_tiny.Root, "typed");
+        Directory.CreateDirectory(dir);
+        foreach (var file in Directory.GetFiles(_tiny.Directory2))
+        {
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)), overwrite: true);
+        }
+        var config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, """{"model_type":"roberta","max_position_embeddings":"66","pad_token_id":1}""");
+        var e = Assert.Throws<InvalidDataException>(() => ModelCatalog.Load(dir));
+        Assert.Contains("config.json", e.Message);
+        Assert.Contains("max_position_embeddings", e.Message);
+        File.WriteAllText(config, """{"model_type":"roberta","max_position_embeddings":66,"pad_token_id":"one"}""");
+        Assert.Contains("pad_token_id", Assert.Throws<InvalidDataException>(() => ModelCatalog.Load(dir)).Message);
+        File.WriteAllText(config, """{"model_type":"roberta","max_position_embeddings":66,""");
+        Assert.Contains("not valid JSON", Assert.Throws<InvalidDataException>(() => ModelCatalog.Load(dir)).Message);
+        // null means "not set": the default padding index 1, and no tokenizer limit below the model's.
+        File.WriteAllText(config, """{"model_type":"roberta","max_position_embeddings":66,"pad_token_id":null}""");
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"model_max_length":null}""");
+        Assert.Equal(64, ModelCatalog.Load(dir).Tokenizer.ModelMaxLength);
+    }
+
+    [Fact]
+    public void Strip_accents_in_the_tokenizer_config_overrides_the_lower_casing_default()
+    {
+        string dir = Path.Combine(_tiny.Root, "accents");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(_tiny.Directory2, "model.onnx"), Path.Combine(dir, "model.onnx"), overwrite: true);
+        File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncafe\n");
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"bert","max_position_embeddings":512}""");
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":true}""");
+        Assert.Equal(new[] { 2, 5, 3 }, ModelCatalog.Load(dir).Tokenizer.EncodeIds("Café", 128));
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":true,"strip_accents":false}""");
+        Assert.Equal(new[] { 2, 1, 3 }, ModelCatalog.Load(dir).Tokenizer.EncodeIds("Café", 128));
+    }
 }

@@ -101,6 +101,71 @@ public sealed class TokenizerTests : IClassFixture<TinyRobertaFixture>
         Assert.Contains(2088, bert);
     }
 
+    // Hugging Face's BasicTokenizer strips accents when it lower-cases (strip_accents follows do_lower_case): "café" is
+    // "cafe" = 7668, "amélie" is "amelie" = 25285, "léon" is "leon" = 6506 (vocab.txt line numbers - 1, as above). Before
+    // the accents were stripped here, "Café Amélie" gave 101, 100, 100, 102 ([UNK] twice).
+    [Theory]
+    [InlineData("Café Amélie", new[] { 101, 7668, 25285, 102 })]
+    [InlineData("Léon", new[] { 101, 6506, 102 })]
+    public void Accents_are_stripped_by_the_uncased_vocabulary_as_by_the_reference(string text, int[] expected)
+    {
+        Assert.Equal(expected, MiniLmTokenizer.Value.EncodeIds(text, 128));
+    }
+
+    [Fact]
+    public void Accent_stripping_decomposes_as_python_unicodedata_does()
+    {
+        // Expected: Python 3's unicodedata.normalize("NFD", text) with the category Mn characters removed (Unicode 14.0.0,
+        // the version the table was generated from), which is what Hugging Face's _run_strip_accents computes.
+        Assert.Equal("14.0.0", CanonicalDecomposition.UnicodeVersion);
+        Assert.Equal("Cafe Amelie", CanonicalDecomposition.StripAccents("Café Amélie"));
+        Assert.Equal("e", CanonicalDecomposition.StripAccents("e\u0301"));
+        Assert.Equal("\u03BF", CanonicalDecomposition.StripAccents("\u1F42")); // omicron with psili and varia: two marks
+        Assert.Equal("A", CanonicalDecomposition.StripAccents("\u212B")); // the Angstrom sign decomposes to A + ring
+        Assert.Equal("\u1112\u1161\u11AB\u1100\u116E\u11A8", CanonicalDecomposition.Decompose("\uD55C\uAD6D")); // Hangul: jamo by formula
+        Assert.Equal("\uFB01", CanonicalDecomposition.StripAccents("\uFB01")); // a compatibility ligature only: kept
+        const string ascii = "plain text";
+        Assert.Same(ascii, CanonicalDecomposition.StripAccents(ascii));
+    }
+
+    [Fact]
+    public void Format_characters_are_removed_before_word_pieces_as_by_the_reference()
+    {
+        // U+00AD (soft hyphen) and U+200B (zero-width space) are category Cf, which _clean_text removes: "hello" = 7592.
+        Assert.Equal(new[] { 101, 7592, 102 }, MiniLmTokenizer.Value.EncodeIds("hel\u00ADlo", 128));
+        Assert.Equal(new[] { 101, 7592, 102 }, MiniLmTokenizer.Value.EncodeIds("hel\u200Blo", 128));
+        Assert.Equal("a\u00ADb", TextSanitizer.Clean("a\u00ADb"));
+        Assert.Equal("ab", TextSanitizer.CleanForWordPiece("a\u00ADb\uFFFD"));
+    }
+
+    [Fact]
+    public void Word_pieces_are_cut_at_exactly_the_max_length_inside_a_word()
+    {
+        // "embeddings" is em ##bed ##ding ##s (7861 8270 4667 2015): with room for two pieces both are kept, where
+        // the library's own limit (whole words only) would leave none.
+        Assert.Equal(new[] { 101, 7861, 8270, 102 }, MiniLmTokenizer.Value.EncodeIds("embeddings map", 4));
+        Assert.Equal(new[] { 101, 7861, 8270, 4667, 2015, 4949, 102 }, MiniLmTokenizer.Value.EncodeIds("embeddings map", 7));
+        Assert.Equal(new[] { 101, 7861, 8270, 4667, 2015, 4949, 102 }, MiniLmTokenizer.Value.EncodeIds("embeddings map", 8));
+    }
+
+    [Fact]
+    public void Max_length_two_leaves_only_the_special_tokens()
+    {
+        Assert.Equal(new[] { 101, 102 }, MiniLmTokenizer.Value.EncodeIds("hello world", 2));
+        Assert.Equal(new[] { 101, 102 }, MiniLmTokenizer.Value.EncodeIds("", 2));
+        Assert.Equal(new[] { 0, 2 }, Bpe.EncodeIds("hello world", 2));
+    }
+
+    [Fact]
+    public void A_vocabulary_with_angle_bracket_specials_uses_them()
+    {
+        // MPNet's vocab.txt has <s>, <pad>, </s> and <mask> where BERT's has [CLS], [PAD], [SEP] and [MASK].
+        using var vocab = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("<s>\n<pad>\n</s>\n[UNK]\nhello\nworld\n<mask>\n"));
+        var mpnet = WordPieceTokenizer.Create(vocab, lowerCase: true, 512);
+        Assert.Equal(new[] { 0, 4, 5, 2 }, mpnet.EncodeIds("Hello world", 128));
+        Assert.Equal(1, mpnet.PaddingTokenId);
+    }
+
     [Fact]
     public void A_batch_is_padded_to_its_longest_row_with_a_mask()
     {

@@ -147,7 +147,8 @@ public static class EmbeddingFile
         var n = BinaryPrimitives.ReadInt32LittleEndian(s[8..]);
         var d = BinaryPrimitives.ReadInt32LittleEndian(s[12..]);
         var m = BinaryPrimitives.ReadInt32LittleEndian(s[16..]);
-        if (n < 0 || d < 1 || m < 0 || 20L + m > s.Length)
+        // Every row takes at least its 4-byte id length and d floats, so n is bounded by the file's size before anything is allocated.
+        if (n < 0 || d < 1 || m < 0 || 20L + m > s.Length || (long)n * (4 + 4L * d) > s.Length - 20L - m)
         {
             throw new InvalidDataException($"{name}: the header is inconsistent (n {n}, d {d}, settings {m} bytes, file {s.Length} bytes).");
         }

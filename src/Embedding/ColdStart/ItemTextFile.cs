@@ -1,6 +1,6 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using WalsCluster.Core.Data;
 
 namespace WalsCluster.Embedding.ColdStart;
@@ -46,6 +46,10 @@ public static class ItemTextFile
     /// <summary>MovieLens movies.csv (+ tags.csv when present) of <paramref name="directory"/>: one record per movie.</summary>
     public static IReadOnlyList<ItemTextRecord> FromMovieLens(string directory)
     {
+        if (string.IsNullOrWhiteSpace(directory))
+        {
+            throw new DataFormatException($"{MovieLensPrefix}: the MovieLens source needs a folder after the prefix ({MovieLensPrefix}DIR, DIR holding movies.csv)");
+        }
         var movies = Path.Combine(directory, "movies.csv");
         if (!File.Exists(movies))
         {
@@ -101,44 +105,36 @@ public static class ItemTextFile
             return (IReadOnlyList<ItemTextRecord>)records;
         });
 
-    /// <summary>Reads JSON Lines: every non-blank line one object with <c>id</c> (string or integer) and <c>text</c> (string).</summary>
+    /// <summary>
+    /// Reads JSON Lines: every non-blank line one object with <c>id</c> (string or integer) and <c>text</c> (string).
+    /// The file must be UTF-8 (a byte order mark is skipped; <c>.gz</c> is decompressed); a line that is not is reported
+    /// with its own number. A <c>\uD800</c>-style escape of an unpaired surrogate in a text becomes U+FFFD, as
+    /// <see cref="Tokenization.TextSanitizer"/> does with such characters; in an id it is an error.
+    /// </summary>
     public static IReadOnlyList<ItemTextRecord> ReadJsonLines(string path)
     {
-        var name = Path.GetFileName(path);
-        if (!File.Exists(path))
-        {
-            throw new DataFormatException($"{name}: file not found ({Path.GetFullPath(path)})");
-        }
-        using var file = File.OpenRead(path);
-        Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
-        using var text = new StreamReader(stream, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+        // Lines are split on bytes (a NUL "delimiter" that valid JSON never contains), so each line is checked and
+        // decoded on its own and an error names the line it is on.
+        using var reader = DelimitedReader.Open(path, '\0', TextEncodingMode.Utf8, quoting: false);
+        var name = reader.FileName;
         var records = new List<ItemTextRecord>();
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        long lineNumber = 0;
-        while (true)
+        while (reader.Read())
         {
-            string? line;
-            try
+            var lineNumber = reader.LineNumber;
+            if (reader.FieldCount != 1)
             {
-                line = text.ReadLine();
+                throw new DataFormatException(name, lineNumber, null, "not valid JSON (the line contains a NUL byte)");
             }
-            catch (DecoderFallbackException)
+            var bytes = reader.GetBytes(0);
+            if (!Utf8.IsValid(bytes))
             {
-                throw new DataFormatException(name, lineNumber + 1, null, "the line is not valid UTF-8");
-            }
-            if (line is null)
-            {
-                break;
-            }
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
+                throw new DataFormatException(name, lineNumber, null, "the line is not valid UTF-8");
             }
             JsonDocument document;
             try
             {
-                document = JsonDocument.Parse(line);
+                document = JsonDocument.Parse(bytes.ToArray());
             }
             catch (JsonException e)
             {
@@ -157,7 +153,7 @@ public static class ItemTextFile
                 }
                 var id = idElement.ValueKind switch
                 {
-                    JsonValueKind.String => idElement.GetString()!.Trim(),
+                    JsonValueKind.String => StrictString(idElement, name, lineNumber, "id").Trim(),
                     JsonValueKind.Number => idElement.GetRawText(),
                     var other => throw new DataFormatException(name, lineNumber, "id", $"must be a string or a number, not {other.ToString().ToLowerInvariant()}"),
                 };
@@ -177,10 +173,79 @@ public static class ItemTextFile
                 {
                     throw new DataFormatException(name, lineNumber, "id", $"duplicate id '{id}' (first on line {seen[id]})");
                 }
-                records.Add(new ItemTextRecord(id, textElement.GetString()!));
+                records.Add(new ItemTextRecord(id, LenientString(textElement)));
             }
         }
         return records;
+    }
+
+    private static string StrictString(JsonElement element, string file, long line, string field)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new DataFormatException(file, line, field, "contains an escape of an unpaired UTF-16 surrogate");
+        }
+    }
+
+    /// <summary>The string's value; an escaped unpaired surrogate (which <see cref="JsonElement.GetString"/> refuses) becomes U+FFFD.</summary>
+    private static string LenientString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return UnescapeWithReplacement(element.GetRawText());
+        }
+    }
+
+    /// <summary>Decodes a JSON string token (with its quotes) that the parser has already validated.</summary>
+    private static string UnescapeWithReplacement(string raw)
+    {
+        var units = new List<char>(raw.Length);
+        for (var i = 1; i < raw.Length - 1; i++)
+        {
+            var c = raw[i];
+            if (c != '\\')
+            {
+                units.Add(c);
+                continue;
+            }
+            var e = raw[++i];
+            switch (e)
+            {
+                case 'b': units.Add('\b'); break;
+                case 'f': units.Add('\f'); break;
+                case 'n': units.Add('\n'); break;
+                case 'r': units.Add('\r'); break;
+                case 't': units.Add('\t'); break;
+                case 'u':
+                    units.Add((char)Convert.ToUInt16(raw.Substring(i + 1, 4), 16));
+                    i += 4;
+                    break;
+                default: units.Add(e); break; // \" \\ \/
+            }
+        }
+        // Keep valid pairs, replace lone halves.
+        var sb = new StringBuilder(units.Count);
+        for (var i = 0; i < units.Count; i++)
+        {
+            if (char.IsHighSurrogate(units[i]) && i + 1 < units.Count && char.IsLowSurrogate(units[i + 1]))
+            {
+                sb.Append(units[i]).Append(units[i + 1]);
+                i++;
+            }
+            else
+            {
+                sb.Append(char.IsSurrogate(units[i]) ? '\uFFFD' : units[i]);
+            }
+        }
+        return sb.ToString();
     }
 
     /// <summary>

@@ -130,7 +130,7 @@ public sealed partial record MetadataFeatures
 
     private static int Decade(int year) => year / 10 * 10;
 
-    [GeneratedRegex(@"\((\d{4})\)\s*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\(([0-9]{4})\)\s*$", RegexOptions.CultureInvariant)]
     private static partial Regex TrailingYear();
 
     /// <summary>Equal vocabularies (the genre lists compared element by element).</summary>

@@ -144,14 +144,30 @@ public sealed class TextEncoder : IDisposable
                 logger.LogWarning("{Model} embedding device [{Requested}] unavailable, falling back to [cpu]: {Reason}", model.Name, device.ToString(), FirstLine(ex.Message));
             }
         }
-        if (encoder is null)
+        int dimension;
+        try
         {
-            session = CreateSession(bytes, options, ExecutionDevice.Cpu);
-            encoder = new TextEncoder(session, model.Tokenizer, graph.Inputs.ToArray(), outputs.ToArray(), taps.Length, options);
-            encoder.Warm();
+            if (encoder is null)
+            {
+                session = CreateSession(bytes, options, ExecutionDevice.Cpu);
+                encoder = new TextEncoder(session, model.Tokenizer, graph.Inputs.ToArray(), outputs.ToArray(), taps.Length, options);
+                encoder.Warm();
+            }
+            dimension = encoder.Embed([""])[0].Length;
         }
-
-        int dimension = encoder.Embed([""])[0].Length;
+        catch
+        {
+            // The native session is not left behind when the warm-up fails.
+            if (encoder is not null)
+            {
+                encoder.Dispose();
+            }
+            else
+            {
+                session?.Dispose();
+            }
+            throw;
+        }
         encoder.Info = new EncoderInfo(model.Name, dimension, device.ToString(), actual, warning, taps, hidden.Count,
             pooler, graph.Inputs.Contains("token_type_ids"), Math.Min(options.MaxLength, model.Tokenizer.ModelMaxLength),
             options.IntraOpThreads, pooling);

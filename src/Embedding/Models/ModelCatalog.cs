@@ -50,7 +50,8 @@ public static class ModelCatalog
 
     /// <summary>
     /// A Hugging Face export folder. config.json gives model_type and max_position_embeddings; do_lower_case
-    /// is read from tokenizer_config.json (else config.json, else true). For RoBERTa-family models the
+    /// is read from tokenizer_config.json (else config.json, else true), and strip_accents from tokenizer_config.json
+    /// (absent or null: the same as do_lower_case, as in Hugging Face). For RoBERTa-family models the
     /// position table starts after the padding index, so the limit is max_position_embeddings - pad_token_id - 1
     /// (512 for roberta-base); tokenizer_config.json model_max_length lowers it further when present.
     /// </summary>
@@ -66,29 +67,41 @@ public static class ModelCatalog
         {
             throw new FileNotFoundException($"Model folder {directory} has no config.json.", configPath);
         }
-        using var config = JsonDocument.Parse(File.ReadAllText(configPath));
+        using var config = ReadJsonObject(configPath);
         var root = config.RootElement;
         string modelType = root.TryGetProperty("model_type", out var mt) && mt.ValueKind == JsonValueKind.String
             ? mt.GetString()!
             : throw new InvalidDataException($"{configPath}: field model_type is missing.");
-        int maxPositions = root.TryGetProperty("max_position_embeddings", out var mp) && mp.TryGetInt32(out int m)
+        int maxPositions = root.TryGetProperty("max_position_embeddings", out var mp) && mp.ValueKind == JsonValueKind.Number && mp.TryGetInt32(out int m) && m > 0
             ? m
-            : throw new InvalidDataException($"{configPath}: field max_position_embeddings is missing or not an integer.");
-        int padId = root.TryGetProperty("pad_token_id", out var pd) && pd.TryGetInt32(out int p) ? p : 1;
+            : throw new InvalidDataException($"{configPath}: field max_position_embeddings is missing or not a positive integer.");
+        int padId = 1;
+        if (root.TryGetProperty("pad_token_id", out var pd) && pd.ValueKind != JsonValueKind.Null)
+        {
+            padId = pd.ValueKind == JsonValueKind.Number && pd.TryGetInt32(out int p) && p >= 0
+                ? p
+                : throw new InvalidDataException($"{configPath}: field pad_token_id must be a non-negative integer or null, not {pd.GetRawText()}.");
+        }
         int limit = IsRobertaFamily(modelType) ? maxPositions - padId - 1 : maxPositions;
 
         bool? configLower = root.TryGetProperty("do_lower_case", out var dl) && dl.ValueKind is JsonValueKind.True or JsonValueKind.False ? dl.GetBoolean() : null;
+        bool? stripAccents = null;
         string tokenizerConfigPath = Path.Combine(directory, "tokenizer_config.json");
         if (File.Exists(tokenizerConfigPath))
         {
-            using var tc = JsonDocument.Parse(File.ReadAllText(tokenizerConfigPath));
+            using var tc = ReadJsonObject(tokenizerConfigPath);
             if (tc.RootElement.TryGetProperty("do_lower_case", out var tdl) && tdl.ValueKind is JsonValueKind.True or JsonValueKind.False)
             {
                 configLower = tdl.GetBoolean();
             }
-            if (tc.RootElement.TryGetProperty("model_max_length", out var mml) && mml.TryGetInt64(out long mm) && mm > 0 && mm < limit)
+            // Hugging Face writes a huge number here when the tokenizer sets no limit; null or a non-number means none too.
+            if (tc.RootElement.TryGetProperty("model_max_length", out var mml) && mml.ValueKind == JsonValueKind.Number && mml.TryGetInt64(out long mm) && mm > 0 && mm < limit)
             {
                 limit = (int)mm;
+            }
+            if (tc.RootElement.TryGetProperty("strip_accents", out var sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                stripAccents = sa.GetBoolean();
             }
         }
 
@@ -102,13 +115,32 @@ public static class ModelCatalog
         }
         else if (File.Exists(vocabTxt))
         {
-            tokenizer = WordPieceTokenizer.Create(vocabTxt, lowerCase ?? configLower ?? true, limit);
+            tokenizer = WordPieceTokenizer.Create(vocabTxt, lowerCase ?? configLower ?? true, limit, stripAccents);
         }
         else
         {
             throw new FileNotFoundException($"Model folder {directory} has neither vocab.json + merges.txt (byte-level BPE) nor vocab.txt (WordPiece).");
         }
         return new EncoderModel(directory, modelType, File.ReadAllBytes(modelPath), tokenizer);
+    }
+
+    private static JsonDocument ReadJsonObject(string path)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})", e);
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw new InvalidDataException($"{path}: expected a JSON object.");
+        }
+        return document;
     }
 
     private static bool IsRobertaFamily(string modelType) =>

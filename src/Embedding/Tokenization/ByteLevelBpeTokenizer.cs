@@ -8,7 +8,8 @@ namespace WalsCluster.Embedding.Tokenization;
 /// RoBERTa's byte-level BPE (vocab.json + merges.txt) through Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>
 /// with ByteLevel = true and GPT-2's pre-tokenizer regex, which keeps a word's leading space with the word
 /// (without it spaces are lost). Sequences are &lt;s&gt; tokens &lt;/s&gt;, padded with &lt;pad&gt;; the three ids
-/// come from the vocabulary. No token_type_ids.
+/// come from the vocabulary. No token_type_ids. Text that spells a special token ("&lt;s&gt;") is encoded as the text
+/// it is, not as that token: item texts are data, never markup.
 /// </summary>
 public sealed partial class ByteLevelBpeTokenizer : ITextTokenizer
 {
@@ -62,11 +63,6 @@ public sealed partial class ByteLevelBpeTokenizer : ITextTokenizer
             }
             merges.Add(line);
         }
-        var specials = new Dictionary<string, int>(StringComparer.Ordinal) { ["<s>"] = bos, ["</s>"] = eos, ["<pad>"] = pad };
-        if (vocab.TryGetValue("<unk>", out int unk))
-        {
-            specials["<unk>"] = unk;
-        }
         var options = new BpeOptions(vocab)
         {
             Merges = merges,
@@ -81,7 +77,7 @@ public sealed partial class ByteLevelBpeTokenizer : ITextTokenizer
     {
         int max = TokenLimits.Effective(maxLength, ModelMaxLength);
         string clean = TextSanitizer.Clean(text);
-        var content = clean.Length == 0 ? [] : _bpe.EncodeToIds(clean, max - 2, out _, out _);
+        var content = max == 2 || clean.Length == 0 ? [] : _bpe.EncodeToIds(clean, max - 2, out _, out _);
         var ids = new List<int>(Math.Min(content.Count, max - 2) + 2) { BeginId };
         for (int i = 0; i < content.Count && i < max - 2; i++)
         {

@@ -68,4 +68,40 @@ public static class TextSanitizer
         }
         return sb.ToString();
     }
+
+    /// <summary>
+    /// <see cref="Clean"/>, then also what Hugging Face's BERT BasicTokenizer._clean_text removes beyond controls:
+    /// every other character of a category starting with C (format characters such as the soft hyphen U+00AD or a
+    /// zero-width space, private use, unassigned) and U+FFFD, so "hel\u00ADlo" is "hello". For WordPiece models;
+    /// byte-level BPE keeps them (every byte has a token there).
+    /// </summary>
+    public static string CleanForWordPiece(string? text)
+    {
+        var clean = Clean(text);
+        var keep = true;
+        foreach (var rune in clean.EnumerateRunes())
+        {
+            if (IsRemovedByWordPiece(rune))
+            {
+                keep = false;
+                break;
+            }
+        }
+        if (keep)
+        {
+            return clean;
+        }
+        var sb = new StringBuilder(clean.Length);
+        foreach (var rune in clean.EnumerateRunes())
+        {
+            if (!IsRemovedByWordPiece(rune))
+            {
+                sb.Append(rune.ToString());
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static bool IsRemovedByWordPiece(Rune rune) =>
+        rune.Value == 0xFFFD || Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned;
 }

@@ -4,16 +4,23 @@ namespace WalsCluster.Embedding.Tokenization;
 
 /// <summary>
 /// BERT-family WordPiece (vocab.txt) through Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>:
-/// [CLS] tokens [SEP], padding with [PAD], token_type_ids all 0.
+/// [CLS] tokens [SEP], padding with [PAD], token_type_ids all 0. A vocabulary without <c>[CLS]</c> that has
+/// <c>&lt;s&gt;</c> (MPNet's) uses <c>&lt;s&gt;</c> tokens <c>&lt;/s&gt;</c> and <c>&lt;pad&gt;</c> instead. As in Hugging Face's
+/// BasicTokenizer, an uncased model also strips accents (NFD, then the non-spacing marks go: "Amélie" is "amelie")
+/// unless <c>strip_accents</c> says otherwise; the text is cut to exactly max length - 2 word pieces, inside a word
+/// if need be, as Hugging Face's truncation does.
 /// </summary>
 public sealed class WordPieceTokenizer : ITextTokenizer
 {
     private readonly BertTokenizer _bert;
 
-    private WordPieceTokenizer(BertTokenizer bert, int modelMaxLength)
+    private readonly bool _stripAccents;
+
+    private WordPieceTokenizer(BertTokenizer bert, int modelMaxLength, bool stripAccents)
     {
         _bert = bert;
         ModelMaxLength = modelMaxLength;
+        _stripAccents = stripAccents;
     }
 
     public int ModelMaxLength { get; }
@@ -24,27 +31,70 @@ public sealed class WordPieceTokenizer : ITextTokenizer
 
     public int PaddingTokenId => _bert.PaddingTokenId;
 
+    /// <summary>
+    /// Hugging Face's BERT splits a word of more characters than this into one [UNK] (max_input_chars_per_word), so no
+    /// word gives more pieces: encoding max length - 2 + this many pieces always includes the word the cut falls in.
+    /// </summary>
+    private const int MaxPiecesPerWord = 100;
+
     /// <param name="vocab">vocab.txt, one token per line (id = line number - 1).</param>
     /// <param name="lowerCase">do_lower_case of the model (true for uncased models such as all-MiniLM-L6-v2).</param>
     /// <param name="modelMaxLength">max_position_embeddings of the model.</param>
-    public static WordPieceTokenizer Create(Stream vocab, bool lowerCase, int modelMaxLength)
+    /// <param name="stripAccents">strip_accents of the model; null (Hugging Face's default) follows <paramref name="lowerCase"/>.</param>
+    public static WordPieceTokenizer Create(Stream vocab, bool lowerCase, int modelMaxLength, bool? stripAccents = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(modelMaxLength, 2);
-        var bert = BertTokenizer.Create(vocab, new BertOptions { LowerCaseBeforeTokenization = lowerCase, ApplyBasicTokenization = true });
-        return new WordPieceTokenizer(bert, modelMaxLength);
+        using var copy = new MemoryStream();
+        vocab.CopyTo(copy);
+        var options = new BertOptions
+        {
+            LowerCaseBeforeTokenization = lowerCase,
+            ApplyBasicTokenization = true,
+            MaxInputCharsPerWord = MaxPiecesPerWord,
+        };
+        if (!HasToken(copy, "[CLS]") && HasToken(copy, "<s>"))
+        {
+            options.ClassificationToken = "<s>";
+            options.SeparatorToken = "</s>";
+            options.PaddingToken = "<pad>";
+            options.MaskingToken = "<mask>";
+        }
+        copy.Position = 0;
+        var bert = BertTokenizer.Create(copy, options);
+        return new WordPieceTokenizer(bert, modelMaxLength, stripAccents ?? lowerCase);
     }
 
-    public static WordPieceTokenizer Create(string vocabPath, bool lowerCase, int modelMaxLength)
+    public static WordPieceTokenizer Create(string vocabPath, bool lowerCase, int modelMaxLength, bool? stripAccents = null)
     {
         using var stream = File.OpenRead(vocabPath);
-        return Create(stream, lowerCase, modelMaxLength);
+        return Create(stream, lowerCase, modelMaxLength, stripAccents);
+    }
+
+    private static bool HasToken(MemoryStream vocab, string token)
+    {
+        vocab.Position = 0;
+        using var reader = new StreamReader(vocab, leaveOpen: true);
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.TrimEnd('\r') == token)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public IReadOnlyList<int> EncodeIds(string text, int maxLength)
     {
         int max = TokenLimits.Effective(maxLength, ModelMaxLength);
-        string clean = TextSanitizer.Clean(text);
-        var content = _bert.EncodeToIds(clean, max - 2, addSpecialTokens: false, out _, out _);
+        string clean = TextSanitizer.CleanForWordPiece(text);
+        if (_stripAccents)
+        {
+            clean = CanonicalDecomposition.StripAccents(clean);
+        }
+        // The library's own limit stops before the first word that does not fit whole; asking for one word more and
+        // cutting the ids keeps exactly max - 2 pieces, as Hugging Face does.
+        IReadOnlyList<int> content = max == 2 || clean.Length == 0 ? [] : _bert.EncodeToIds(clean, max - 2 + MaxPiecesPerWord, addSpecialTokens: false, out _, out _);
         var ids = new List<int>(Math.Min(content.Count, max - 2) + 2) { _bert.ClassificationTokenId };
         for (int i = 0; i < content.Count && i < max - 2; i++)
         {
