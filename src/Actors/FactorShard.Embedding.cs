@@ -149,6 +149,11 @@ public sealed partial class FactorShard
             Sender.Tell(new ShardTopK(_shard, [], [], [], _block is null ? $"Shard {_entityId} holds no model." : $"The query has {rank.Query.Length} values, the model {_block.K}."));
             return;
         }
+        if (rank.K < 1 || Array.FindIndex(rank.Query, v => !float.IsFinite(v)) >= 0)
+        {
+            Sender.Tell(new ShardTopK(_shard, [], [], [], rank.K < 1 ? $"k = {rank.K} must be at least 1." : "The query vector has a value that is not a finite number."));
+            return;
+        }
         var trained = _block.TopK(rank.Query, rank.K, rank.Cosine, rank.Exclude);
         if (CurrentCold is not { Count: > 0 } cold)
         {

@@ -427,8 +427,24 @@ public sealed partial class FactorShard : ReceiveActor
             Sender.Tell(new FoldInTerms(_shard, [], [], [], [], 0, 0, 0, 0, _block is null ? $"Shard {_entityId} holds no model." : "Items and values differ in length."));
             return;
         }
-        Sender.Tell(_block.FoldIn(get.Items, get.Values, CurrentCold));
+        if (Array.FindIndex(get.Values, v => !float.IsFinite(v)) is var bad and >= 0)
+        {
+            Sender.Tell(FoldInFailure($"The value of item '{get.Items[bad]}' is {get.Values[bad]}, not a finite number."));
+            return;
+        }
+        try
+        {
+            Sender.Tell(_block.FoldIn(get.Items, get.Values, CurrentCold));
+        }
+        catch (ArgumentException e)
+        {
+            // A query must never restart the shard (its trained block would be lost): it is answered as a failure.
+            _log.Warning("{0} could not fold in [{1}] items: {2}", _entityId, get.Items.Length, e.Message);
+            Sender.Tell(FoldInFailure($"Shard {_entityId}: {e.Message}"));
+        }
     }
+
+    private FoldInTerms FoldInFailure(string why) => new(_shard, [], [], [], [], 0, 0, 0, 0, why);
 
     /// <summary>A solve finished on the solver threads (private result piped back to Self).</summary>
     private sealed record Solved(string Run, int Iteration, float[]? Factors, HalfStepResult Result, double[] Gram);

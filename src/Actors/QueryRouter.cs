@@ -69,7 +69,7 @@ public sealed class QueryRouter : ReceiveActor
         {
             return new Recommendations(q.User, [], [], row.Failure);
         }
-        return await FanOutAsync(region, q.User, row.Vector, q.K, cosine: false, row.Interactions);
+        return await FanOutAsync(region, q.User, row.Vector, q.K, cosine: false, q.IncludeSeen ? [] : row.Interactions);
     }
 
     private async Task<Recommendations> SimilarAsync(SimilarItems q)
@@ -108,6 +108,10 @@ public sealed class QueryRouter : ReceiveActor
             merged[q.Items[j]] = merged.GetValueOrDefault(q.Items[j]) + q.Values[j];
         }
         var byShard = Enumerable.Range(0, _settings.ItemShards).Select(_ => (Ids: new List<string>(), Values: new List<float>())).ToArray();
+        if (merged.FirstOrDefault(m => !float.IsFinite(m.Value)) is { Key: not null } bad)
+        {
+            return new Recommendations(query, [], [], $"The value of item '{bad.Key}' is {bad.Value} (summed over its repeats), not a finite number.");
+        }
         foreach (var (id, value) in merged)
         {
             var s = StableHash.ShardOf(id, _settings.ItemShards);
@@ -130,7 +134,7 @@ public sealed class QueryRouter : ReceiveActor
         {
             return new Recommendations(query, [], [], "The fold-in system is not positive definite (no known items and no regularization?).");
         }
-        var exclude = terms.SelectMany(t => t.Found).ToArray();
+        var exclude = q.IncludeSeen ? [] : terms.SelectMany(t => t.Found).ToArray();
         Array.Sort(exclude);
         return await FanOutAsync(region, query, x, q.K, cosine: false, exclude);
     }

@@ -296,7 +296,14 @@ public sealed class WalsClient : IAsyncDisposable
 
     /// <summary>Asks the local router (reply within the router's per-shard timeouts).</summary>
     public Task<Recommendations> AskAsync(IWalsMessage query, CancellationToken cancellationToken = default) =>
-        Actors.Router.Ask<Recommendations>(query, Settings.QueryTimeout * 3 + TimeSpan.FromSeconds(5), cancellationToken);
+        Actors.Router.Ask<Recommendations>(query, ReplyTimeout(query), cancellationToken);
+
+    /// <summary>
+    /// How long <see cref="AskAsync"/> waits: the router answers within its query timeout per step (a fold-in or a text
+    /// query takes up to three), and a text query first waits up to the embedding ask-timeout for its vector.
+    /// </summary>
+    public TimeSpan ReplyTimeout(IWalsMessage query) =>
+        Settings.QueryTimeout * 3 + (query is RecommendForText ? Pipeline.AskTimeout : TimeSpan.Zero) + TimeSpan.FromSeconds(5);
 
     /// <summary>The gathered factors as the engine's saved model (same file format as <c>wals train</c>).</summary>
     public static SavedModel ToSavedModel(InteractionTable table, WalsOptions options, ClusterTrainingResult result, string source, string? testSplitPath = null)

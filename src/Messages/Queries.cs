@@ -1,8 +1,8 @@
 namespace WalsCluster.Messages;
 
 /// <summary>The top <paramref name="K"/> items for trained user <paramref name="User"/> (external id), without the user's
-/// training items. Replied with <see cref="Recommendations"/>.</summary>
-public sealed record Recommend(string User, int K) : IWalsMessage;
+/// training items unless <paramref name="IncludeSeen"/>. Replied with <see cref="Recommendations"/>.</summary>
+public sealed record Recommend(string User, int K, bool IncludeSeen = false) : IWalsMessage;
 
 /// <summary>The <paramref name="K"/> items whose factors have the highest cosine with item <paramref name="Item"/>'s.
 /// Replied with <see cref="Recommendations"/>.</summary>
@@ -12,9 +12,11 @@ public sealed record SimilarItems(string Item, int K) : IWalsMessage;
 /// Recommendations for a user who is not in the model, from the items they interacted with (external ids and raw
 /// values; an id given twice counts once with the values summed, as in training): x is folded in by one exact solve
 /// against the fixed item factors, trained and cold, (w0 G + sum_i (c_i - w0) y_i y_i^T + lambda I) x = sum_i c_i p_i y_i.
-/// Replied with <see cref="Recommendations"/>; an id that no shard holds makes it a failure naming it.
+/// Replied with <see cref="Recommendations"/>; an id that no shard holds makes it a failure naming it, and so does a value
+/// (or a sum of an id's values) that is not a finite number. The given items are left out of the ranking unless
+/// <paramref name="IncludeSeen"/>.
 /// </summary>
-public sealed record RecommendForItems(string[] Items, float[] Values, int K) : IWalsMessage;
+public sealed record RecommendForItems(string[] Items, float[] Values, int K, bool IncludeSeen = false) : IWalsMessage;
 
 /// <summary>One ranked item: external id, global index in the model, score (dot product or cosine).</summary>
 public sealed record RankedItem(string Id, int Index, float Score);

@@ -232,13 +232,13 @@ public sealed class WalsSerializer : SerializerWithStringManifest
                 w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Sequence); w.Long(m.Entries); w.Bool(m.Duplicate);
                 break;
             case Recommend m:
-                w.String(m.User); w.Int(m.K);
+                w.String(m.User); w.Int(m.K); w.Bool(m.IncludeSeen);
                 break;
             case SimilarItems m:
                 w.String(m.Item); w.Int(m.K);
                 break;
             case RecommendForItems m:
-                w.Strings(m.Items); w.Floats(m.Values); w.Int(m.K);
+                w.Strings(m.Items); w.Floats(m.Values); w.Int(m.K); w.Bool(m.IncludeSeen);
                 break;
             case Recommendations m:
                 w.String(m.Query);
@@ -363,9 +363,9 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             ClusterLayoutManifest => new ClusterLayout(r.Int(), r.Int(), r.NullableString(), r.NullableString()),
             InteractionBatchManifest => new InteractionBatch(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Ints(), r.Strings(), r.Ints(), r.Ints(), r.Ints(), r.Floats()),
             InteractionBatchAcceptedManifest => new InteractionBatchAccepted(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Bool()),
-            RecommendManifest => new Recommend(r.String(), r.Int()),
+            RecommendManifest => new Recommend(r.String(), r.Int(), r.Bool()),
             SimilarItemsManifest => new SimilarItems(r.String(), r.Int()),
-            RecommendForItemsManifest => new RecommendForItems(r.Strings(), r.Floats(), r.Int()),
+            RecommendForItemsManifest => new RecommendForItems(r.Strings(), r.Floats(), r.Int(), r.Bool()),
             RecommendationsManifest => ReadRecommendations(ref r),
             GetRowVectorManifest => new GetRowVector((Side)r.Byte(), r.Int(), r.String()),
             RowVectorManifest => new RowVector(r.String(), r.Int(), r.Floats(), r.Ints(), r.NullableString()),

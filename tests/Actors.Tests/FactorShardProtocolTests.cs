@@ -162,6 +162,25 @@ public sealed class FactorShardProtocolTests : TestKit
         Assert.NotEqual(before.PartialGram, after.PartialGram);
     }
 
+    [Fact]
+    public void A_fold_in_value_that_is_not_finite_is_a_failure_and_the_shard_keeps_its_factors()
+    {
+        // Regression: a NaN reached WeightedInteractions.Confidence, which threw inside the handler, and the restarted
+        // shard had lost its block (its trained factors) to one bad query.
+        var initial = ShardFactors();
+        var id = _table.Users[0];
+        foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+        {
+            _shard.Tell(new GetFoldInTerms(Side.Users, 0, [id], [bad]));
+            Assert.Contains("not a finite number", ExpectMsg<FoldInTerms>().Failure);
+        }
+        _shard.Tell(new GetFoldInTerms(Side.Users, 0, [id], [2f]));
+        var good = ExpectMsg<FoldInTerms>();
+        Assert.Null(good.Failure);
+        Assert.Single(good.Found);
+        Assert.Equal(initial, ShardFactors());
+    }
+
     private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
     {
         public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance * Math.Max(1, Math.Max(Math.Abs(a), Math.Abs(b)));

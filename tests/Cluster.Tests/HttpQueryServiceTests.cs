@@ -66,6 +66,22 @@ public sealed class HttpQueryServiceTests : IAsyncLifetime
     public void The_listener_prefix_brackets_IPv6_and_turns_any_address_into_the_wildcard(string host, string prefix) =>
         Assert.Equal(prefix, new HttpQueryOptions(host, 8080, 1, TimeSpan.FromSeconds(1)).Prefix);
 
+    [Theory]
+    [InlineData("/v1/recommend?text=caf%C3%A9", "text=caf%C3%A9")] // percent-encoded: left to the parser
+    [InlineData("/v1/recommend?text=caf\u00C3\u00A9", "text=caf\u00E9")] // raw UTF-8 bytes as HttpListener gives them (one Latin-1 character a byte)
+    [InlineData("/v1/recommend?text=\u00E4\u00B8\u00AD", "text=\u4E2D")] // a CJK character, three bytes
+    [InlineData("/v1/recommend?text=caf\u00E9", null)] // the byte E9 alone is not UTF-8
+    [InlineData("/v1/health", "")]
+    public void Raw_non_ascii_query_bytes_are_read_as_utf8(string rawUrl, string? query)
+    {
+        if (query is null)
+        {
+            Assert.Contains("not UTF-8", Assert.Throws<ArgumentException>(() => HttpQueryService.QueryString(rawUrl)).Message);
+            return;
+        }
+        Assert.Equal(query, HttpQueryService.QueryString(rawUrl));
+    }
+
     [Fact]
     public async Task Before_the_router_is_registered_queries_and_health_are_503()
     {

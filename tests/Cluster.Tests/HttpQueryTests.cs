@@ -43,6 +43,8 @@ public sealed partial class ThreeProcessClusterTests
             ("v1/recommend?user=u7&k=5", new Recommend("u7", 5)),
             ("v1/recommend?user=u8", new Recommend("u8", 10)),
             ("v1/recommend?items=i3:4,i25&k=4", new RecommendForItems(["i3", "i25"], [4f, 1f], 4)),
+            ("v1/recommend?user=u7&k=40&include_seen=true", new Recommend("u7", 40, IncludeSeen: true)),
+            ("v1/recommend?items=i3:4,i25&k=40&include_seen=1", new RecommendForItems(["i3", "i25"], [4f, 1f], 40, IncludeSeen: true)),
             ("v1/similar?item=i12&k=3", new SimilarItems("i12", 3)),
         })
         {
@@ -57,6 +59,23 @@ public sealed partial class ThreeProcessClusterTests
             Assert.Null(body["failure"]);
         }
 
+        // include_seen ranks the whole catalogue; without it the user's own items (or the given ones) are left out.
+        var seen = table.UserIndex.Where(x => x == 7).Count();
+        Assert.Equal(40, (await client.AskAsync(new Recommend("u7", 40, IncludeSeen: true))).Items.Length);
+        Assert.Equal(40 - seen, (await client.AskAsync(new Recommend("u7", 40))).Items.Length);
+        Assert.Equal(38, (await client.AskAsync(new RecommendForItems(["i3", "i25"], [4f, 1f], 40))).Items.Length);
+
+        // A value that is not a finite number, or repeats that add up past a float, is refused; no shard is restarted
+        // by it (a restarted item shard would have lost its factors, and the queries after it would fail).
+        foreach (var (ids, values) in new (string[], float[])[] { (["i3"], [float.NaN]), (["i3", "i3"], [3e38f, 3e38f]), (["i4"], [float.PositiveInfinity]) })
+        {
+            var refused = await client.AskAsync(new RecommendForItems(ids, values, 5));
+            Assert.Contains("not a finite number", refused.Failure);
+        }
+        var after = await client.AskAsync(new SimilarItems("i3", 3));
+        Assert.Null(after.Failure);
+        Assert.Empty(after.MissingShards);
+
         var unknown = await GetAsync(http, "v1/recommend?user=nobody");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown.Status);
         Assert.Contains("nobody", unknown.Body["failure"]!.GetValue<string>());
@@ -70,13 +89,20 @@ public sealed partial class ThreeProcessClusterTests
             ("v1/recommend?user=u1&user=u2", "'user' is given 2 times"),
             ("v1/recommend?user=u1&colour=red", "'colour' is not known"),
             ("v1/recommend?items=i1:x", "'i1:x' is not ITEM:VALUE"),
+            ("v1/recommend?items=i1:NaN", "'i1:NaN' is not ITEM:VALUE with a finite number"),
+            ("v1/recommend?items=i1:1e39", "with a finite number"),
+            ("v1/recommend?items=i1:3e38,i1:3e38", "add up to more than a float holds"),
+            ("v1/recommend?items=,", "names no items"),
+            ("v1/recommend?user=u1&include_seen=maybe", "'include_seen' = 'maybe'"),
+            ("v1/recommend?text=heist&include_seen=true", "'include_seen' goes with"),
+            ("v1/recommend?text=" + new string('a', 40_000), "at most 32768"),
             ("v1/recommend?text=%20", "'text' is empty"),
             ("v1/similar?k=3", "'item' is missing"),
             ("v2/recommend?user=u1", "'/v2/recommend' is not served"),
         })
         {
             var (status, body) = await GetAsync(http, path);
-            Assert.Equal(HttpStatusCode.BadRequest, status);
+            Assert.Equal(path.Length > 32768 ? HttpStatusCode.RequestUriTooLong : HttpStatusCode.BadRequest, status);
             Assert.Contains(words, body["error"]!.GetValue<string>());
         }
         using var post = await http.PostAsync("v1/recommend?user=u1", new StringContent(""));

@@ -51,7 +51,8 @@ internal static class QueryCommands
                     // The cluster embeds with its embedder nodes' encoder and projects with the coordinator's last fit.
                     return Cluster.ClusterCommands.Ask(address, new RecommendForText(phrase, CheckK(result.GetValue(k))), result.GetValue(json));
                 }
-                return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(result.GetValue(user), null, result.GetValue(foldIn), result.GetValue(k)), result.GetValue(json));
+                return Cluster.ClusterCommands.Ask(address, Cluster.ClusterCommands.Query(result.GetValue(user), null, result.GetValue(foldIn), result.GetValue(k), result.GetValue(includeSeen)),
+                    result.GetValue(json));
             }
             var modelPath = result.GetValue(model) ?? throw new ArgumentException("Give --model PATH (or --cluster HOST:PORT).");
             if (result.GetValue(foldIn) is { } given)

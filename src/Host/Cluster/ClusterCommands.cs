@@ -130,7 +130,7 @@ internal static class ClusterCommands
         return reply.Failure is null ? 0 : 2;
     }
 
-    internal static IWalsMessage Query(string? user, string? similar, string? items, int k)
+    internal static IWalsMessage Query(string? user, string? similar, string? items, int k, bool includeSeen = false)
     {
         if ((user is null ? 0 : 1) + (similar is null ? 0 : 1) + (items is null ? 0 : 1) != 1)
         {
@@ -142,23 +142,39 @@ internal static class ClusterCommands
         }
         if (user is not null)
         {
-            return new Recommend(user, k);
+            return new Recommend(user, k, includeSeen);
         }
         if (similar is not null)
         {
             return new SimilarItems(similar, k);
         }
         var parts = items!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0)
+        {
+            throw new ArgumentException("Option 'items' names no items: give ITEM[:VALUE],...");
+        }
         var ids = new string[parts.Length];
         var values = new float[parts.Length];
         for (var i = 0; i < parts.Length; i++)
         {
             var colon = parts[i].LastIndexOf(':');
             ids[i] = colon < 0 ? parts[i] : parts[i][..colon];
-            values[i] = colon < 0 ? 1f : float.TryParse(parts[i][(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
-                : throw new ArgumentException($"Option 'items': '{parts[i]}' is not ITEM:VALUE with a number.");
+            if (ids[i].Length == 0)
+            {
+                throw new ArgumentException($"Option 'items': '{parts[i]}' has no item id.");
+            }
+            values[i] = colon < 0 ? 1f : float.TryParse(parts[i][(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v) ? v
+                : throw new ArgumentException($"Option 'items': '{parts[i]}' is not ITEM:VALUE with a finite number.");
         }
-        return new RecommendForItems(ids, values, k);
+        var sums = new Dictionary<string, float>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!float.IsFinite(sums[ids[i]] = sums.GetValueOrDefault(ids[i]) + values[i]))
+            {
+                throw new ArgumentException($"Option 'items': the values of item '{ids[i]}' add up to more than a float holds.");
+            }
+        }
+        return new RecommendForItems(ids, values, k, includeSeen);
     }
 
     /// <summary>The JSON of a router's reply (<c>--json</c> and the HTTP API).</summary>
@@ -216,6 +232,10 @@ internal static class ClusterCommands
                 catch (InvalidOperationException e)
                 {
                     throw new IOException(e.Message, e);
+                }
+                catch (Akka.Actor.AskTimeoutException e)
+                {
+                    throw new IOException($"The cluster did not answer in time ({e.Message}).", e);
                 }
             }
         }

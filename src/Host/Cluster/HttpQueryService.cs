@@ -2,6 +2,7 @@ using System.Collections.Specialized;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json.Nodes;
 using System.Web;
 using Akka.Actor;
@@ -118,7 +119,14 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
                 finally
                 {
                     // The slot bounds the queries the router works on; writing the reply does not need one.
-                    _slots.Release();
+                    try
+                    {
+                        _slots.Release();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // The service was disposed while this query was in flight.
+                    }
                 }
                 await WriteAsync(context, answer.Status, answer.Body);
             }, CancellationToken.None);
@@ -149,8 +157,20 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
         {
             return (400, Error($"Method {request.HttpMethod} is not served: queries are GET requests."));
         }
+        if (request.RawUrl is { Length: > MaxUrlLength } longUrl)
+        {
+            return (414, Error($"The request URL has {longUrl.Length} characters; at most {MaxUrlLength} are read."));
+        }
         var path = request.Url?.AbsolutePath.TrimEnd('/') ?? "";
-        var query = HttpUtility.ParseQueryString(request.Url?.Query ?? "", Encoding.UTF8);
+        NameValueCollection query;
+        try
+        {
+            query = HttpUtility.ParseQueryString(QueryString(request.RawUrl ?? ""), Encoding.UTF8);
+        }
+        catch (ArgumentException e)
+        {
+            return (400, Error(e.Message));
+        }
         if (path == "/v1/health")
         {
             return !TryRouter(out _) ? (503, Error("The query router is not up yet.")) : (200, new JsonObject { ["status"] = "up" });
@@ -164,7 +184,7 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
                 "/v1/similar" => new SimilarItems(Single(query, "item") ?? throw new ArgumentException("Parameter 'item' is missing."), K(query)),
                 _ => throw new ArgumentException($"Path '{path}' is not served: use /v1/recommend, /v1/similar or /v1/health."),
             };
-            Only(query, path == "/v1/similar" ? ["item", "k"] : ["user", "items", "text", "k"]);
+            Only(query, path == "/v1/similar" ? ["item", "k"] : ["user", "items", "text", "k", "include_seen"]);
         }
         catch (ArgumentException e)
         {
@@ -196,6 +216,26 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
         return _router is not null;
     }
 
+    /// <summary>The longest request URL answered (a longer one gets 414): ids and texts of a query fit well inside it.</summary>
+    internal const int MaxUrlLength = 32768;
+
+    /// <summary>
+    /// The query string of <paramref name="rawUrl"/>. Percent-encoded bytes are decoded as UTF-8 by the parser; a client
+    /// that sends raw non-ASCII bytes (curl --globoff '...?text=café') gets them decoded as UTF-8 too, where
+    /// HttpListener has turned each byte into one Latin-1 character. Bytes that are not UTF-8 are an error.
+    /// </summary>
+    internal static string QueryString(string rawUrl)
+    {
+        var at = rawUrl.IndexOf('?');
+        var query = at < 0 ? "" : rawUrl[(at + 1)..];
+        if (Ascii.IsValid(query) || query.Any(c => c > '\u00FF'))
+        {
+            return query;
+        }
+        var bytes = Encoding.Latin1.GetBytes(query);
+        return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : throw new ArgumentException("The query string has bytes that are not UTF-8.");
+    }
+
     /// <summary>Exactly one of user, items and text.</summary>
     private static IWalsMessage RecommendQuery(NameValueCollection query)
     {
@@ -203,15 +243,27 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
         var items = Single(query, "items");
         var text = Single(query, "text");
         var k = K(query);
+        var includeSeen = Single(query, "include_seen") is { } flag
+            ? flag.ToLowerInvariant() switch
+            {
+                "true" or "1" => true,
+                "false" or "0" => false,
+                _ => throw new ArgumentException($"Parameter 'include_seen' = '{flag}' is invalid: use true or false."),
+            }
+            : (bool?)null;
         if ((user is null ? 0 : 1) + (items is null ? 0 : 1) + (text is null ? 0 : 1) != 1)
         {
             throw new ArgumentException("Give exactly one of the parameters 'user', 'items' and 'text'.");
         }
         if (text is not null)
         {
+            if (includeSeen is not null)
+            {
+                throw new ArgumentException("Parameter 'include_seen' goes with 'user' or 'items': a text query has no items to leave out.");
+            }
             return string.IsNullOrWhiteSpace(text) ? throw new ArgumentException("Parameter 'text' is empty.") : new RecommendForText(text, k);
         }
-        return ClusterCommands.Query(user, null, items, k);
+        return ClusterCommands.Query(user, null, items, k, includeSeen ?? false);
     }
 
     /// <summary>The parameter's one value, null when absent; given twice is an error.</summary>
@@ -256,9 +308,19 @@ internal sealed class HttpQueryService(ActorRegistry registry, HttpQueryOptions 
 
     private static async Task WriteAsync(HttpListenerContext context, int status, JsonObject body)
     {
+        byte[] bytes;
         try
         {
-            var bytes = Encoding.UTF8.GetBytes(body.ToJsonString(BodyJson));
+            bytes = Encoding.UTF8.GetBytes(body.ToJsonString(BodyJson));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            // A body that does not serialize (a non-finite number) still gets an answer.
+            status = 500;
+            bytes = Encoding.UTF8.GetBytes(Error($"The reply could not be written as JSON: {e.Message}").ToJsonString(BodyJson));
+        }
+        try
+        {
             context.Response.StatusCode = status;
             context.Response.ContentType = "application/json; charset=utf-8";
             context.Response.ContentLength64 = bytes.Length;
