@@ -169,6 +169,47 @@ public sealed class EncoderTests : IClassFixture<TinyRobertaFixture>
     }
 
     [Fact]
+    public void Exports_with_external_data_or_float16_outputs_are_refused_with_the_reason()
+    {
+        var tiny = OnnxGraph.Parse(SyntheticRoberta.BuildOnnx(_tiny.Weights));
+        Assert.Empty(tiny.ExternalInitializers);
+        Assert.All(tiny.OutputElementTypes.Values, t => Assert.Equal(1, t)); // float
+        TextEncoder.CheckSupported(tiny, "tiny");
+
+        // ModelProto.graph (7) { initializer (5) { name (8), data_type (2) = float, data_location (14) = EXTERNAL },
+        // output (12) { name (1), type (2) { tensor_type (1) { elem_type (1) } } } }
+        static byte[] Model(bool external, int outputType)
+        {
+            var model = new ProtoWriter();
+            model.Message(7, g =>
+            {
+                g.Message(5, t =>
+                {
+                    t.String(8, "encoder.layer.0.weight");
+                    t.Int64(2, 1);
+                    if (external)
+                    {
+                        t.Int64(14, 1);
+                    }
+                });
+                g.Message(12, o =>
+                {
+                    o.String(1, "last_hidden_state");
+                    o.Message(2, type => type.Message(1, tensor => tensor.Int64(1, outputType)));
+                });
+            });
+            return model.ToArray();
+        }
+        var externalGraph = OnnxGraph.Parse(Model(external: true, outputType: 1));
+        Assert.Equal(["encoder.layer.0.weight"], externalGraph.ExternalInitializers);
+        Assert.Contains("external data", Assert.Throws<NotSupportedException>(() => TextEncoder.CheckSupported(externalGraph, "big")).Message);
+        var half = OnnxGraph.Parse(Model(external: false, outputType: OnnxGraph.Float16));
+        Assert.Equal(OnnxGraph.Float16, half.OutputElementTypes["last_hidden_state"]);
+        Assert.Contains("float16", Assert.Throws<NotSupportedException>(() => TextEncoder.CheckSupported(half, "half")).Message);
+        TextEncoder.CheckSupported(OnnxGraph.Parse(Model(external: false, outputType: 1)), "plain");
+    }
+
+    [Fact]
     public void Extra_outputs_are_appended_to_the_graph_without_changing_the_rest()
     {
         byte[] model = SyntheticRoberta.BuildOnnx(_tiny.Weights);

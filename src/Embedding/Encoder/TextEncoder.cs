@@ -87,6 +87,7 @@ public sealed class TextEncoder : IDisposable
         logger ??= NullLogger.Instance;
         var device = ExecutionDevice.Parse(options.Device);
         var graph = OnnxGraph.Parse(model.OnnxModel);
+        CheckSupported(graph, model.Name);
 
         var hidden = HiddenStateLocator.Find(graph);
         string? pooler = HiddenStateLocator.FindPooler(graph);
@@ -174,6 +175,25 @@ public sealed class TextEncoder : IDisposable
         logger.LogInformation("{Model} encoder ready on [{Device}]: dimension [{Dimension}], pooling [{Pooling}] over [{Taps}] hidden states",
             model.Name, actual, dimension, pooling.Mode, taps.Length);
         return encoder;
+    }
+
+    /// <summary>
+    /// Refuses, with the reason, the exports this encoder cannot run: weights in external data files (the model is
+    /// loaded from memory after its outputs are edited, so ONNX Runtime cannot find them) and float16 outputs (the
+    /// pooling reads float32 hidden states).
+    /// </summary>
+    internal static void CheckSupported(OnnxGraph graph, string modelName)
+    {
+        if (graph.ExternalInitializers.Count > 0)
+        {
+            throw new NotSupportedException($"{modelName}: model.onnx keeps {graph.ExternalInitializers.Count} weight tensors (e.g. '{graph.ExternalInitializers[0]}') " +
+                "in external data files, which this encoder cannot load; export the model as one model.onnx file (possible up to 2 GB, roberta-large included).");
+        }
+        if (graph.OutputElementTypes.FirstOrDefault(o => o.Value is OnnxGraph.Float16 or OnnxGraph.BFloat16) is { Key: not null } half)
+        {
+            throw new NotSupportedException($"{modelName}: graph output '{half.Key}' is {(half.Value == OnnxGraph.Float16 ? "float16" : "bfloat16")}; " +
+                "the pooling reads float32 hidden states: export the model in float32 (without --fp16).");
+        }
     }
 
     private static InferenceSession CreateSession(byte[] model, EncoderOptions options, ExecutionDevice device)

@@ -7,7 +7,8 @@ public sealed record OnnxNode(string OpType, string Domain, string Name, IReadOn
 /// The nodes, inputs, outputs and initializer names of an ONNX model's main graph, read from the
 /// ModelProto bytes (onnx.proto field numbers: ModelProto.graph = 7; GraphProto.node = 1,
 /// initializer = 5, input = 11, output = 12; NodeProto.input = 1, output = 2, name = 3, op_type = 4,
-/// domain = 7; ValueInfoProto.name = 1; TensorProto.name = 8).
+/// domain = 7; ValueInfoProto.name = 1, type = 2; TypeProto.tensor_type = 1; TypeProto.Tensor.elem_type = 1;
+/// TensorProto.name = 8, data_location = 14, where 1 = EXTERNAL).
 /// </summary>
 public sealed class OnnxGraph
 {
@@ -17,13 +18,25 @@ public sealed class OnnxGraph
     private const int GraphInput = 11;
     private const int GraphOutput = 12;
 
-    private OnnxGraph(IReadOnlyList<OnnxNode> nodes, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, IReadOnlySet<string> initializers)
+    /// <summary>TensorProto.DataType FLOAT16 and BFLOAT16.</summary>
+    public const int Float16 = 10, BFloat16 = 16;
+
+    private OnnxGraph(IReadOnlyList<OnnxNode> nodes, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, IReadOnlySet<string> initializers,
+        IReadOnlyDictionary<string, int> outputTypes, IReadOnlyList<string> externalInitializers)
     {
         Nodes = nodes;
         Inputs = inputs;
         Outputs = outputs;
         Initializers = initializers;
+        OutputElementTypes = outputTypes;
+        ExternalInitializers = externalInitializers;
     }
+
+    /// <summary>The declared element type (TensorProto.DataType: 1 float, 10 float16, ...) of each graph output that declares one.</summary>
+    public IReadOnlyDictionary<string, int> OutputElementTypes { get; }
+
+    /// <summary>Initializers whose data lies in an external file (exports over 2 GB), which a model loaded from memory cannot reach.</summary>
+    public IReadOnlyList<string> ExternalInitializers { get; }
 
     /// <summary>Nodes in file order, which ONNX requires to be topological.</summary>
     public IReadOnlyList<OnnxNode> Nodes { get; }
@@ -42,6 +55,8 @@ public sealed class OnnxGraph
         var inputs = new List<string>();
         var outputs = new List<string>();
         var initializers = new HashSet<string>(StringComparer.Ordinal);
+        var outputTypes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var external = new List<string>();
         foreach (var f in ProtoReader.ReadFields(graph.Payload))
         {
             switch (f.Number)
@@ -50,24 +65,67 @@ public sealed class OnnxGraph
                     nodes.Add(ParseNode(f.Payload));
                     break;
                 case GraphInitializer:
+                    string name = "";
+                    var isExternal = false;
                     foreach (var t in ProtoReader.ReadFields(f.Payload))
                     {
                         if (t.Number == 8)
                         {
-                            initializers.Add(t.AsString());
+                            name = t.AsString();
                         }
+                        else if (t.Number == 14 && t.Type == WireType.Varint && t.Varint == 1)
+                        {
+                            isExternal = true;
+                        }
+                    }
+                    initializers.Add(name);
+                    if (isExternal)
+                    {
+                        external.Add(name);
                     }
                     break;
                 case GraphInput:
                     inputs.Add(ValueInfoName(f.Payload));
                     break;
                 case GraphOutput:
-                    outputs.Add(ValueInfoName(f.Payload));
+                    var output = ValueInfoName(f.Payload);
+                    outputs.Add(output);
+                    if (ValueInfoElementType(f.Payload) is { } type)
+                    {
+                        outputTypes[output] = type;
+                    }
                     break;
             }
         }
         inputs.RemoveAll(initializers.Contains);
-        return new OnnxGraph(nodes, inputs, outputs, initializers);
+        return new OnnxGraph(nodes, inputs, outputs, initializers, outputTypes, external);
+    }
+
+    /// <summary>ValueInfoProto.type.tensor_type.elem_type, when present.</summary>
+    private static int? ValueInfoElementType(ReadOnlyMemory<byte> payload)
+    {
+        foreach (var f in ProtoReader.ReadFields(payload))
+        {
+            if (f.Number != 2 || f.Type != WireType.LengthDelimited)
+            {
+                continue;
+            }
+            foreach (var t in ProtoReader.ReadFields(f.Payload))
+            {
+                if (t.Number != 1 || t.Type != WireType.LengthDelimited)
+                {
+                    continue;
+                }
+                foreach (var e in ProtoReader.ReadFields(t.Payload))
+                {
+                    if (e.Number == 1 && e.Type == WireType.Varint)
+                    {
+                        return (int)e.Varint;
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>
