@@ -44,6 +44,8 @@ public sealed class DelimitedReader : IDisposable
     private bool _sawNonAsciiUtf8;
     private bool _sawBom;
     private TextEncodingMode _decided;
+    private long _decompressedBytes;
+    private uint? _gzipTrailerSize;
 
     /// <summary>
     /// Reads <paramref name="stream"/> (already decompressed); <paramref name="fileName"/> names it in errors. With
@@ -89,11 +91,13 @@ public sealed class DelimitedReader : IDisposable
         try
         {
             Stream stream = file;
+            uint? trailer = null;
             if (IsGzip(path, file))
             {
+                trailer = GzipTrailerSize(file);
                 stream = new GZipStream(file, CompressionMode.Decompress, leaveOpen: false);
             }
-            return new DelimitedReader(file, stream, name, delimiter, encoding, quoting);
+            return new DelimitedReader(file, stream, name, delimiter, encoding, quoting) { _gzipTrailerSize = trailer };
         }
         catch
         {
@@ -120,6 +124,20 @@ public sealed class DelimitedReader : IDisposable
             using var reader = Open(path, delimiter, TextEncodingMode.Latin1, quoting);
             return read(reader);
         }
+    }
+
+    /// <summary>The ISIZE field (last 4 bytes) of a gzip file of at least the 18-byte minimum; the position is left at 0.</summary>
+    private static uint? GzipTrailerSize(FileStream file)
+    {
+        if (file.Length < 18)
+        {
+            return null;
+        }
+        Span<byte> size = stackalloc byte[4];
+        file.Position = file.Length - 4;
+        file.ReadExactly(size);
+        file.Position = 0;
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(size);
     }
 
     private static bool IsGzip(string path, FileStream file)
@@ -452,13 +470,37 @@ public sealed class DelimitedReader : IDisposable
         }
         while (_end < _buffer.Length)
         {
-            var read = _stream.Read(_buffer, _end, _buffer.Length - _end);
+            int read;
+            try
+            {
+                read = _stream.Read(_buffer, _end, _buffer.Length - _end);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new DataFormatException(FileName, _physicalLine + 1, null, $"not valid gzip data ({e.Message})");
+            }
             if (read == 0)
             {
                 _endOfStream = true;
+                CheckGzipLength();
                 break;
             }
             _end += read;
+            _decompressedBytes += read;
+        }
+    }
+
+    /// <summary>
+    /// .NET's GZipStream ends quietly when a gzip file is cut off. The file's last 4 bytes are the uncompressed size of
+    /// its last gzip member (ISIZE, mod 2^32); fewer bytes than that is a cut (several members only add up to more).
+    /// In a cut file those 4 bytes are compressed data, which a real size below 4 GiB exceeds nearly always.
+    /// </summary>
+    private void CheckGzipLength()
+    {
+        if (_gzipTrailerSize is { } expected && _decompressedBytes < expected)
+        {
+            throw new DataFormatException(FileName, _physicalLine + 1, null,
+                $"the gzip data ends after {_decompressedBytes} bytes, before the {expected} its trailer gives: the file is cut off");
         }
     }
 }

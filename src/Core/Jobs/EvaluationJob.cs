@@ -18,6 +18,11 @@ public static class EvaluationJob
         var options = (load ?? new LoadOptions { Format = DataFormat.Csv, HasHeader = true, Delimiter = ',' }) with { UnknownIds = UnknownIdPolicy.Skip };
         var loaded = InteractionLoader.Load(path, options, saved.Model.Users, saved.Model.Items);
         var test = loaded.Table.ToUserItemMatrix();
+        if (test.NonZeros == 0)
+        {
+            throw new ArgumentException($"{Path.GetFileName(path)}: no test row has a user and an item the model knows ({loaded.RowsRead} rows read, " +
+                $"{loaded.UnknownUserRows} with unknown users, {loaded.UnknownItemRows} with unknown items), so there is nothing to evaluate.");
+        }
         var ranker = new FactorRanker(saved.Model);
         var model = RankingMetrics.Evaluate(ranker, saved.Train, test, k, definitions, threads);
         var popularity = RankingMetrics.Evaluate(new PopularityRecommender(saved.Train), saved.Train, test, k, definitions, threads);

@@ -72,21 +72,9 @@ public static class TrainingJob
         var trained = new WalsTrainer(request.Wals).Train(matrix, progress, cancellationToken);
         var trainSeconds = trainWatch.Elapsed.TotalSeconds;
 
-        var folder = Path.GetDirectoryName(Path.GetFullPath(request.ModelPath));
-        if (!string.IsNullOrEmpty(folder))
-        {
-            Directory.CreateDirectory(folder);
-        }
-        string? testPath = null;
-        if (test is not null && request.TestFraction is not null)
-        {
-            testPath = TestSplitPath(request.ModelPath);
-            SplitFiles.Write(test, testPath);
-        }
-        else if (request.TestPath is not null)
-        {
-            testPath = Path.GetFullPath(request.TestPath);
-        }
+        // The test part (a holdout, or the --test file in whatever format it came) goes beside the model as a split file,
+        // which 'wals evaluate' reads without knowing the input's format.
+        string? testPath = test is null ? null : TestSplitPath(request.ModelPath);
         var seconds = trained.History.Select(h => h.Seconds).Order().ToArray();
         var median = seconds.Length == 0 ? 0 : seconds[seconds.Length / 2];
         var model = new FactorModel(train.Users, train.Items, request.Wals.Factors, trained.UserFactors, trained.ItemFactors, request.Wals,
@@ -104,7 +92,7 @@ public static class TrainingJob
         {
             saved = finish(saved);
         }
-        saved.Save(request.ModelPath);
+        Save(saved, request.ModelPath, test);
         return new TrainSummary(matrix.Rows, matrix.Columns, matrix.NonZeros, train.Count, test?.Count ?? 0, loadSeconds, trainSeconds,
             median, trained.FinalLoss, trained.History, request.ModelPath, testPath, loaded);
     }
@@ -148,6 +136,42 @@ public static class TrainingJob
     /// <summary>Where a held-out part is written beside the model: <c>MODEL.test.csv</c>.</summary>
     public static string TestSplitPath(string modelPath) => Path.GetFullPath(modelPath + ".test.csv");
 
+    /// <summary>
+    /// Writes the model and, when <paramref name="test"/> is given, its test part beside it (<see cref="TestSplitPath"/>).
+    /// The test part goes to a temporary file first and is moved into place only once the model is saved (itself
+    /// atomically), so a run that fails changes neither the model already there nor the split it is evaluated on.
+    /// </summary>
+    public static void Save(SavedModel saved, string modelPath, InteractionTable? test)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(modelPath));
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+        string? temporary = null;
+        try
+        {
+            if (test is not null)
+            {
+                temporary = TestSplitPath(modelPath) + ".tmp-" + Environment.ProcessId;
+                SplitFiles.Write(test, temporary);
+            }
+            saved.Save(modelPath);
+            if (temporary is not null)
+            {
+                File.Move(temporary, TestSplitPath(modelPath), overwrite: true);
+                temporary = null;
+            }
+        }
+        finally
+        {
+            if (temporary is not null && File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+        }
+    }
+
     private static void ReportLoad(LoadResult load, Action<string>? log)
     {
         if (log is null)
@@ -161,7 +185,7 @@ public static class TrainingJob
         }
         if (load.SkippedRows > 0)
         {
-            log($"skipped {load.SkippedRows} bad rows; first: {string.Join("; ", load.FirstBadRows.Select(b => $"{Path.GetFileName(b.File)} line {b.Line}: {b.Reason}"))}");
+            log($"skipped {load.SkippedRows} bad rows; first: {string.Join("; ", load.FirstBadRows.Select(b => b.Reason))}");
         }
         if (load.UnknownUserRows + load.UnknownItemRows > 0)
         {

@@ -12,10 +12,10 @@ namespace WalsCluster.Core.Splits;
 public static class Splitter
 {
     /// <summary>
-    /// Per user, a random <paramref name="testFraction"/> of the user's entries goes to test. The number of test
-    /// entries of a user with n entries is f*n rounded up or down at random (probability its fractional part), so the
-    /// overall fraction is unbiased and every user's is within 1/n of f; at least one entry always stays in train,
-    /// so users with a single entry stay entirely in train.
+    /// Per user, a random <paramref name="testFraction"/> of the user's items goes to test. The number of test
+    /// items of a user with n items is f*n rounded up or down at random (probability its fractional part), so the
+    /// overall fraction is unbiased and every user's is within 1/n of f; at least one item always stays in train,
+    /// so users with a single item stay entirely in train. Repeated rows of one (user, item) pair go together.
     /// </summary>
     public static TrainTestSplit RandomHoldout(InteractionTable table, double testFraction, ulong seed)
     {
@@ -39,11 +39,12 @@ public static class Splitter
                 count++;
             }
             MarkRandom(random, entries, Math.Min(count, n - 1), isTest);
-        });
+        }, distinctItems: true);
     }
 
     /// <summary>
-    /// Per user, <paramref name="k"/> random entries go to test; users with at most k entries keep them all in train.
+    /// Per user, <paramref name="k"/> random items go to test (with all their rows); users with at most k items keep them
+    /// all in train.
     /// </summary>
     public static TrainTestSplit LeaveKOut(InteractionTable table, int k, ulong seed)
     {
@@ -56,7 +57,7 @@ public static class Splitter
                 return;
             }
             MarkRandom(Xoshiro256StarStar.ForStream(seed, (ulong)user), entries, k, isTest);
-        });
+        }, distinctItems: true);
     }
 
     /// <summary>
@@ -137,8 +138,13 @@ public static class Splitter
             new InteractionTable(table.Users, table.Items, test.Users, test.Items, test.Values, test.Times));
     }
 
-    /// <summary>Entry positions grouped by user (counting sort, stable), then <paramref name="choose"/> per user.</summary>
-    private static TrainTestSplit SplitPerUser(InteractionTable table, Action<int, ReadOnlySpan<int>, bool[]> choose)
+    /// <summary>
+    /// Entry positions grouped by user (counting sort, stable), then <paramref name="choose"/> per user. With
+    /// <paramref name="distinctItems"/>, a user's rows of the same item (duplicates, which training sums into one
+    /// interaction) are one choice: <paramref name="choose"/> sees the first row of each item and the other rows follow
+    /// it, so a (user, item) pair is never on both sides. A user without duplicates is split exactly as without the flag.
+    /// </summary>
+    private static TrainTestSplit SplitPerUser(InteractionTable table, Action<int, ReadOnlySpan<int>, bool[]> choose, bool distinctItems = false)
     {
         var users = table.Users.Count;
         var start = new int[users + 1];
@@ -157,9 +163,39 @@ public static class Splitter
             byUser[next[table.UserIndex[e]]++] = e;
         }
         var isTest = new bool[table.Count];
+        // firstRow[item] is the user's first row of that item while seenBy[item] == user + 1 (no clearing between users).
+        var seenBy = distinctItems ? new int[table.Items.Count] : [];
+        var firstRow = distinctItems ? new int[table.Items.Count] : [];
+        var units = new List<int>();
         for (var u = 0; u < users; u++)
         {
-            choose(u, byUser.AsSpan(start[u], start[u + 1] - start[u]), isTest);
+            var entries = byUser.AsSpan(start[u], start[u + 1] - start[u]);
+            if (!distinctItems)
+            {
+                choose(u, entries, isTest);
+                continue;
+            }
+            units.Clear();
+            foreach (var e in entries)
+            {
+                var item = table.ItemIndex[e];
+                if (seenBy[item] != u + 1)
+                {
+                    seenBy[item] = u + 1;
+                    firstRow[item] = e;
+                    units.Add(e);
+                }
+            }
+            if (units.Count == entries.Length)
+            {
+                choose(u, entries, isTest);
+                continue;
+            }
+            choose(u, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(units), isTest);
+            foreach (var e in entries)
+            {
+                isTest[e] = isTest[firstRow[table.ItemIndex[e]]];
+            }
         }
         return Partition(table, isTest);
     }

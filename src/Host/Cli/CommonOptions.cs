@@ -33,6 +33,14 @@ internal sealed class InputOptions
         var format = ParseEnum<DataFormat>(result.GetValue(Format)!, "format");
         var delimiter = result.GetValue(Delimiter);
         var columns = result.GetValue(Columns);
+        if (result.GetValue(MinValue) is { } min && !double.IsFinite(min))
+        {
+            throw new ArgumentException($"Option 'min-value' = {min} is invalid: it must be a finite number.");
+        }
+        if (delimiter is "\"" or "\r" or "\n")
+        {
+            throw new ArgumentException($"Option 'delimiter' = '{delimiter}' is invalid: a quote or a line end cannot separate fields.");
+        }
         return new LoadOptions
         {
             Format = format,
@@ -60,9 +68,11 @@ internal sealed class InputOptions
         return new ColumnMap(c[0], c[1], c.Length > 2 ? c[2] : null, c.Length > 3 ? c[3] : null);
     }
 
+    /// <summary>One of the enum's names (case and dashes ignored: <c>log-count</c> is <c>LogCount</c>); numbers and
+    /// comma lists, which <see cref="Enum.TryParse{TEnum}(string, bool, out TEnum)"/> would take, are refused.</summary>
     public static T ParseEnum<T>(string text, string option) where T : struct, Enum =>
-        Enum.TryParse<T>(text.Replace("-", ""), ignoreCase: true, out var value) && Enum.IsDefined(value)
-            ? value
+        Enum.GetNames<T>().FirstOrDefault(n => string.Equals(n, text.Trim().Replace("-", ""), StringComparison.OrdinalIgnoreCase)) is { } name
+            ? Enum.Parse<T>(name)
             : throw new ArgumentException($"Option '{option}' = '{text}' is invalid: use one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
 }
 
@@ -91,7 +101,48 @@ internal static class Output
             ["query_mu"] = queryMu,
         };
 
-    public static void WriteJson(JsonObject value) => Console.Out.WriteLine(value.ToJsonString(Json));
+    /// <summary>Writes the object as one line; a number that is not finite (an AUC with no negatives, say) is written as null,
+    /// since JSON has no NaN.</summary>
+    public static void WriteJson(JsonObject value) => Console.Out.WriteLine(Finite(value)!.ToJsonString(Json));
+
+    /// <summary><paramref name="node"/> with every non-finite number replaced by null (in place; a bare non-finite value gives null).</summary>
+    internal static JsonNode? Finite(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var key in obj.Select(p => p.Key).ToArray())
+                {
+                    if (IsNonFinite(obj[key]))
+                    {
+                        obj[key] = null;
+                    }
+                    else
+                    {
+                        Finite(obj[key]);
+                    }
+                }
+                return obj;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    if (IsNonFinite(array[i]))
+                    {
+                        array[i] = null;
+                    }
+                    else
+                    {
+                        Finite(array[i]);
+                    }
+                }
+                return array;
+            default:
+                return IsNonFinite(node) ? null : node;
+        }
+    }
+
+    private static bool IsNonFinite(JsonNode? node) => node is JsonValue v
+        && ((v.TryGetValue<double>(out var d) && !double.IsFinite(d)) || (v.TryGetValue<float>(out var f) && !float.IsFinite(f)));
 
     /// <summary>Progress and notes go to stderr when stdout is JSON, so stdout stays parseable.</summary>
     public static void Note(bool json, string message)
@@ -114,7 +165,8 @@ internal static class Output
             return action();
         }
         catch (Exception e) when (e is DataFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                                      or Core.Model.ModelFormatException or InvalidDataException or Core.Wals.NonFiniteFactorsException or IOException)
+                                      or Core.Model.ModelFormatException or InvalidDataException or Core.Wals.NonFiniteFactorsException or IOException
+                                      or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

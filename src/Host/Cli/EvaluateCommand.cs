@@ -41,6 +41,10 @@ internal static class EvaluateCommand
             {
                 throw new ArgumentException($"Option 'k' = {cutoff} is invalid: it must be >= 1.");
             }
+            if (result.GetValue(threads) < 0)
+            {
+                throw new ArgumentException($"Option 'threads' = {result.GetValue(threads)} is invalid: it must be >= 0 (0 = all cores).");
+            }
             var defs = InputOptions.ParseEnum<MetricDefinitions>(result.GetValue(definitions)!, "metric-definitions");
             var saved = SavedModel.Load(modelPath);
             var summary = EvaluationJob.Run(saved, result.GetValue(test), cutoff, defs, result.GetValue(threads));

@@ -35,22 +35,8 @@ internal static class ClusterCommands
         var (train, test) = TrainingJob.Split(table, load, testFraction, testPath, (ulong)options.Seed, message => Output.Note(asJson, message));
         table = train;
         var testRows = test?.Count ?? 0L;
-        string? testSplitPath = null;
-        if (testPath is not null)
-        {
-            testSplitPath = Path.GetFullPath(testPath);
-        }
-        else if (test is not null)
-        {
-            testSplitPath = TrainingJob.TestSplitPath(modelPath!);
-            var folder = Path.GetDirectoryName(testSplitPath);
-            if (!string.IsNullOrEmpty(folder))
-            {
-                Directory.CreateDirectory(folder);
-            }
-            SplitFiles.Write(test, testSplitPath);
-            Output.Note(asJson, $"held-out part written to {testSplitPath}");
-        }
+        // Written beside the model once it is saved, as by the local 'wals train' (TrainingJob.Save).
+        var testSplitPath = test is not null && modelPath is not null ? TrainingJob.TestSplitPath(modelPath) : null;
         ItemTextInput? itemText = null;
         if (texts is not null)
         {
@@ -81,7 +67,11 @@ internal static class ClusterCommands
         }
         if (modelPath is not null)
         {
-            WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path), testSplitPath).Save(modelPath);
+            TrainingJob.Save(WalsClient.ToSavedModel(table, options, trained, Path.GetFullPath(path), testSplitPath), modelPath, test);
+            if (testSplitPath is not null)
+            {
+                Output.Note(asJson, $"test part written to {testSplitPath}");
+            }
         }
         var c = trained.Completed;
         if (asJson)

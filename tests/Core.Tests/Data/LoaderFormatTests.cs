@@ -84,6 +84,32 @@ public sealed class LoaderFormatTests : IDisposable
     }
 
     [Fact]
+    public void A_cut_off_gzip_is_an_error_and_several_members_still_read()
+    {
+        // Regression: GZipStream ends quietly at a cut, so a partly copied file loaded as fewer rows (its last row cut too).
+        var text = new StringBuilder("user,item,value\n");
+        for (var r = 0; r < 20_000; r++)
+        {
+            text.Append($"u{r % 97},i{r % 89},{r + 1}\n");
+        }
+        var whole = Gzip(Encoding.UTF8.GetBytes(text.ToString()));
+        Assert.Equal(20_000, InteractionLoader.Load(_temp.Write("whole.csv.gz", whole)).RowsRead);
+        foreach (var cut in new[] { whole.Length / 3, whole.Length - 6 })
+        {
+            var e = Assert.Throws<DataFormatException>(() => InteractionLoader.Load(_temp.Write($"cut{cut}.csv.gz", whole[..cut])));
+            Assert.Contains($"cut{cut}.csv.gz", e.Message);
+            Assert.Contains("cut off", e.Message);
+        }
+        // Two members (cat a.gz b.gz): the trailer's size is the last member's alone, and the data is longer.
+        var two = Gzip(Encoding.UTF8.GetBytes("user,item,value\na,x,1\nb,y,2\n")).Concat(Gzip("c,z,3\n"u8.ToArray())).ToArray();
+        Assert.Equal([1f, 2f, 3f], InteractionLoader.Load(_temp.Write("two.csv.gz", two)).Table.Values);
+        // Not gzip at all under a .gz name: the file is named.
+        var bad = Assert.Throws<DataFormatException>(() => InteractionLoader.Load(_temp.Write("plain.csv.gz", "user,item,value\na,x,1\n")));
+        Assert.Contains("plain.csv.gz", bad.Message);
+        Assert.Contains("gzip", bad.Message);
+    }
+
+    [Fact]
     public void Quoted_fields_keep_commas_and_doubled_quotes()
     {
         var path = _temp.Write("bx.csv", "\"user_id\",\"isbn\",\"rating\"\n\"104960\",\"1,488/1,421)\",0\n\"7\",\"say \"\"hi\"\"\",\"5\"\n");

@@ -102,6 +102,39 @@ public sealed class SplitterTests
     }
 
     [Fact]
+    public void Repeated_rows_of_a_pair_go_to_one_side_and_the_fraction_counts_items()
+    {
+        // Regression: the holdout chose rows, so a pair given twice (summed into one interaction by training) could land
+        // on both sides, and its test row could never be recommended (training items are left out of rankings).
+        var random = new Xoshiro256StarStar(5);
+        var (u, i) = (new List<int>(), new List<int>());
+        for (var user = 0; user < 80; user++)
+        {
+            foreach (var item in Enumerable.Range(0, 10))
+            {
+                for (var copy = random.NextInt(3); copy >= 0; copy--)
+                {
+                    u.Add(user);
+                    i.Add(user % 5 * 10 + item);
+                }
+            }
+        }
+        var table = new InteractionTable(new IdMap(Enumerable.Range(0, 80).Select(x => $"u{x}")), new IdMap(Enumerable.Range(0, 50).Select(x => $"i{x}")),
+            [.. u], [.. i], [.. u.Select(_ => 1f)]);
+        foreach (var (split, expected) in new[] { (Splitter.RandomHoldout(table, 0.3, seed: 7), 3), (Splitter.LeaveKOut(table, 2, seed: 7), 2) })
+        {
+            AssertPartition(table, split);
+            var train = Enumerable.Range(0, split.Train.Count).Select(e => (split.Train.UserIndex[e], split.Train.ItemIndex[e])).ToHashSet();
+            var test = Enumerable.Range(0, split.Test.Count).Select(e => (split.Test.UserIndex[e], split.Test.ItemIndex[e])).ToHashSet();
+            Assert.Empty(train.Intersect(test));
+            // 10 distinct items per user: 3 of them (0.3 x 10 exactly) or 2 (leave 2 out) in test, with all their rows.
+            var perUser = test.GroupBy(p => p.Item1).Select(g => g.Count()).ToArray();
+            Assert.Equal(80, perUser.Length);
+            Assert.All(perUser, n => Assert.Equal(expected, n));
+        }
+    }
+
+    [Fact]
     public void Leave_k_out_takes_k_per_user_and_keeps_small_users_in_train()
     {
         var table = Table();
