@@ -87,6 +87,11 @@ public sealed partial class FactorShard : ReceiveActor
             Sender.Tell(_prepared);
             return;
         }
+        if ((_ingest is null || _ingest.Run != prepare.Run) && prepare.ExpectedRows == 0 && prepare.ExpectedEntries == 0)
+        {
+            // Ingestion sends nothing to a shard that none of the run's ids hash to (a small data set on many shards).
+            _ingest = new IngestBuffer(prepare.Run);
+        }
         if (_ingest is null || _ingest.Run != prepare.Run)
         {
             Sender.Tell(Failed($"holds no interactions of run '{prepare.Run}' (it has {(_ingest is null ? "none" : $"run '{_ingest.Run}'")})."));

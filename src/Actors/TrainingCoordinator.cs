@@ -13,7 +13,10 @@ namespace WalsCluster.Actors;
 /// (users with G_Y, items with G_X), adding the partial Gram matrices the shards report into the Gram of the side that
 /// just solved, tracks the loss per iteration (the full objective, as the single-process trainer), re-sends to shards
 /// that did not answer within <see cref="WalsSettings.ResendAfter"/>, and reports progress and completion to the
-/// submitter. One run at a time; a second StartTrainingRun while one runs is answered with TrainingFailed.
+/// submitter. One run at a time: a client reserves the cluster for its run before it ingests (<see cref="ReserveTrainingRun"/>,
+/// held until the client's listener stops or sends <see cref="ReleaseTrainingRun"/>, after it has gathered the model), and
+/// a reservation or StartTrainingRun of another run meanwhile is refused naming the run that holds the cluster. A run
+/// whose client leaves while it trains fails, which frees the cluster.
 /// </summary>
 public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
 {
@@ -22,6 +25,7 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
     private IActorRef? _region;
     private string? _completedRun;
     private RunState? _state;
+    private (string Run, IActorRef Holder)? _lease;
 
     public TrainingCoordinator(WalsSettings settings, IActorRef? region)
     {
@@ -32,7 +36,11 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
         Receive<HalfStepCompleted>(HandleCompleted);
         Receive<FactorsPublished>(HandlePublished);
         Receive<ResendTick>(HandleResend);
-        Receive<GetClusterLayout>(_ => Sender.Tell(new ClusterLayout(_settings.UserShards, _settings.ItemShards, _completedRun, _state?.Start.Run)));
+        Receive<GetClusterLayout>(_ => Sender.Tell(new ClusterLayout(_settings.UserShards, _settings.ItemShards, _completedRun, HoldingRun,
+            _settings.IngestBatchEntries, _settings.IngestParallelism, (long)_settings.IngestAskTimeout.TotalMilliseconds, _settings.IngestAttempts, _settings.GatherRows)));
+        Receive<ReserveTrainingRun>(HandleReserve);
+        Receive<ReleaseTrainingRun>(HandleRelease);
+        Receive<Terminated>(HandleTerminated);
         ReceiveProjectionMessages();
     }
 
@@ -45,8 +53,58 @@ public sealed partial class TrainingCoordinator : ReceiveActor, IWithTimers
 
     private IActorRef Region => _region ??= ClusterSharding.Get(Context.System).ShardRegion(WalsSystem.ShardTypeName);
 
+    /// <summary>The run that holds the cluster: reserved by its client, or training (a run started without a reservation).</summary>
+    private string? HoldingRun => _lease?.Run ?? _state?.Start.Run;
+
+    private void HandleReserve(ReserveTrainingRun reserve)
+    {
+        if (HoldingRun is { } holding && holding != reserve.Run)
+        {
+            Sender.Tell(new TrainingRunReserved(reserve.Run, $"Run '{holding}' holds the cluster (it is being ingested, trained or gathered); " +
+                "one run at a time: submit again when it is done."));
+            return;
+        }
+        if (_lease is { } old && !old.Holder.Equals(Sender))
+        {
+            Context.Unwatch(old.Holder);
+        }
+        _lease = (reserve.Run, Sender);
+        Context.Watch(Sender);
+        _log.Info("coordinator reserved the cluster for run [{0}] of {1}", reserve.Run, Sender.Path);
+        Sender.Tell(new TrainingRunReserved(reserve.Run, null));
+    }
+
+    private void HandleRelease(ReleaseTrainingRun release)
+    {
+        if (_lease is { } lease && lease.Run == release.Run)
+        {
+            Context.Unwatch(lease.Holder);
+            _lease = null;
+            _log.Info("coordinator released run [{0}]", release.Run);
+        }
+    }
+
+    private void HandleTerminated(Terminated terminated)
+    {
+        if (_lease is not { } lease || !lease.Holder.Equals(terminated.ActorRef))
+        {
+            return;
+        }
+        _lease = null;
+        _log.Warning("coordinator: the client of run [{0}] left; the cluster is free", lease.Run);
+        if (_state is { } s && s.Start.Run == lease.Run)
+        {
+            Fail(s, "The client that submitted the run left, so nobody would gather it.");
+        }
+    }
+
     private void HandleStart(StartTrainingRun start)
     {
+        if (_lease is { } lease && lease.Run != start.Run)
+        {
+            Sender.Tell(new TrainingFailed(start.Run, $"Run '{lease.Run}' holds the cluster; one run at a time."));
+            return;
+        }
         if (_state is not null)
         {
             if (_state.Start.Run != start.Run)

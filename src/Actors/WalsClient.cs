@@ -94,7 +94,17 @@ public sealed class WalsClient : IAsyncDisposable
         try
         {
             var layout = await proxy.Ask<ClusterLayout>(GetClusterLayout.Instance, timeout < TimeSpan.FromSeconds(15) ? timeout : TimeSpan.FromSeconds(15));
-            return configured with { UserShards = layout.UserShards, ItemShards = layout.ItemShards };
+            // The nodes' configuration decides the client-side settings too (zero: a coordinator that does not send them).
+            return configured with
+            {
+                UserShards = layout.UserShards,
+                ItemShards = layout.ItemShards,
+                IngestBatchEntries = layout.IngestBatchEntries > 0 ? layout.IngestBatchEntries : configured.IngestBatchEntries,
+                IngestParallelism = layout.IngestParallelism > 0 ? layout.IngestParallelism : configured.IngestParallelism,
+                IngestAskTimeout = layout.IngestAskTimeoutMs > 0 ? TimeSpan.FromMilliseconds(layout.IngestAskTimeoutMs) : configured.IngestAskTimeout,
+                IngestAttempts = layout.IngestAttempts > 0 ? layout.IngestAttempts : configured.IngestAttempts,
+                GatherRows = layout.GatherRows > 0 ? layout.GatherRows : configured.GatherRows,
+            };
         }
         catch (AskTimeoutException)
         {
@@ -123,6 +133,91 @@ public sealed class WalsClient : IAsyncDisposable
             throw new InvalidOperationException($"The cluster has {layout.UserShards} user and {layout.ItemShards} item shards but this client is configured for {Settings.UserShards} and {Settings.ItemShards} (wals.cluster.user-shards / item-shards).");
         }
         var run = $"run-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
+        // The listener gets every reply of the run; the coordinator holds the cluster for the run while it lives.
+        var channel = Channel.CreateUnbounded<object>();
+        var listener = System.ActorOf(Props.Create(() => new Listener(channel.Writer)));
+        try
+        {
+            await ReserveAsync(run, listener, channel.Reader, cancellationToken);
+            return await TrainReservedAsync(run, listener, channel.Reader, table, options, progress, cancellationToken, ingested, itemText, embedded);
+        }
+        finally
+        {
+            Actors.Coordinator.Tell(new ReleaseTrainingRun(run), listener);
+            System.Stop(listener);
+        }
+    }
+
+    /// <summary>How long the client waits for news of its run before it asks the coordinator whether it still holds the run.</summary>
+    private TimeSpan QuietPeriod => Settings.ResendAfter > TimeSpan.FromSeconds(30) ? Settings.ResendAfter : TimeSpan.FromSeconds(30);
+
+    private async Task ReserveAsync(string run, IActorRef listener, ChannelReader<object> replies, CancellationToken cancellationToken)
+    {
+        Actors.Coordinator.Tell(new ReserveTrainingRun(run), listener);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            while (true)
+            {
+                if (await replies.ReadAsync(wait.Token) is TrainingRunReserved reserved && reserved.Run == run)
+                {
+                    if (reserved.Failure is not null)
+                    {
+                        throw new InvalidOperationException(reserved.Failure);
+                    }
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException("The training coordinator did not answer the reservation of a run within 30 s.");
+        }
+    }
+
+    /// <summary>
+    /// The next message of the run. When none comes for <see cref="QuietPeriod"/>, asks the coordinator whether it still
+    /// holds the run: a coordinator that moved to another node (its node left) knows nothing of it, and waiting on would
+    /// never end.
+    /// </summary>
+    private async Task<object> NextAsync(string run, ChannelReader<object> replies, CancellationToken cancellationToken)
+    {
+        var unanswered = 0;
+        while (true)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(QuietPeriod);
+            try
+            {
+                return await replies.ReadAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+            try
+            {
+                var layout = await Actors.Coordinator.Ask<ClusterLayout>(GetClusterLayout.Instance, TimeSpan.FromSeconds(15), cancellationToken);
+                if (layout.ActiveRun != run)
+                {
+                    throw new InvalidOperationException($"The training coordinator no longer holds run '{run}' (it holds {(layout.ActiveRun is null ? "none" : $"'{layout.ActiveRun}'")}): " +
+                        "its node probably left, and a run does not survive that. Train again.");
+                }
+                unanswered = 0;
+            }
+            catch (AskTimeoutException) when (++unanswered < 4)
+            {
+            }
+            catch (AskTimeoutException)
+            {
+                throw new InvalidOperationException($"The training coordinator has not answered for {unanswered} x 15 s while run '{run}' was waited for.");
+            }
+        }
+    }
+
+    private async Task<ClusterTrainingResult> TrainReservedAsync(string run, IActorRef listener, ChannelReader<object> replies, InteractionTable table, WalsOptions options,
+        Action<TrainingProgress>? progress, CancellationToken cancellationToken, Action<IngestionSummary>? ingested, ItemTextInput? itemText, Action<EmbeddingPipelineSummary>? embedded)
+    {
         var ingestion = await Ingestion.RunAsync(System, Actors.ShardRegion, table, run, Settings, cancellationToken);
         ingested?.Invoke(ingestion);
         EmbeddingSettings? encoder = null;
@@ -145,50 +240,54 @@ public sealed class WalsClient : IAsyncDisposable
                 encoder = encoder.WithMetadata(metadata);
             }
         }
-        var channel = Channel.CreateUnbounded<object>();
-        var listener = System.ActorOf(Props.Create(() => new Listener(channel.Writer)));
         var history = new List<TrainingProgress>();
-        try
+        Actors.Coordinator.Tell(new StartTrainingRun(run, options.ToWire(), table.Users.Count, table.Items.Count,
+            ingestion.UserShardRows, ingestion.UserShardEntries, ingestion.ItemShardRows, ingestion.ItemShardEntries, request), listener);
+        TrainingCompleted? completed = null;
+        ProjectionFitted? fitted = null;
+        while (completed is null || (request is not null && fitted is null))
         {
-            Actors.Coordinator.Tell(new StartTrainingRun(run, options.ToWire(), table.Users.Count, table.Items.Count,
-                ingestion.UserShardRows, ingestion.UserShardEntries, ingestion.ItemShardRows, ingestion.ItemShardEntries, request), listener);
-            TrainingCompleted? completed = null;
-            ProjectionFitted? fitted = null;
-            while (completed is null || (request is not null && fitted is null))
+            var message = await NextAsync(run, replies, cancellationToken);
+            switch (message)
             {
-                var message = await channel.Reader.ReadAsync(cancellationToken);
-                switch (message)
-                {
-                    case TrainingProgress p when p.Run == run:
-                        history.Add(p);
-                        progress?.Invoke(p);
-                        break;
-                    case TrainingCompleted c when c.Run == run:
-                        completed = c;
-                        break;
-                    case TrainingFailed f:
-                        throw new InvalidOperationException($"Training run {f.Run} failed: {f.Reason}");
-                    case ProjectionFitted p when p.Run == run:
-                        fitted = p;
-                        break;
-                    case ProjectionFailed f when f.Run == run:
-                        throw new InvalidOperationException($"The projection of run {f.Run} failed: {f.Reason}");
-                }
+                case TrainingProgress p when p.Run == run:
+                    history.Add(p);
+                    progress?.Invoke(p);
+                    break;
+                case TrainingCompleted c when c.Run == run:
+                    completed = c;
+                    break;
+                case TrainingFailed f:
+                    throw new InvalidOperationException($"Training run {f.Run} failed: {f.Reason}");
+                case ProjectionFitted p when p.Run == run:
+                    fitted = p;
+                    break;
+                case ProjectionFailed f when f.Run == run:
+                    throw new InvalidOperationException($"The projection of run {f.Run} failed: {f.Reason}");
             }
-            var users = await GatherAsync(run, Side.Users, table.Users.Count, options.Factors, cancellationToken);
-            var items = await GatherAsync(run, Side.Items, table.Items.Count, options.Factors, cancellationToken);
-            ClusterProjection? projection = null;
-            if (fitted is not null)
-            {
-                var (ids, factors) = await GatherColdAsync(run, table.Items.Count, fitted.ColdItems, options.Factors, cancellationToken);
-                projection = new ClusterProjection(pipeline!, encoder!, fitted, ids, factors, itemText!.ValidationFraction);
-            }
-            return new ClusterTrainingResult(run, completed, users, items, ingestion, history) { Projection = projection };
         }
-        finally
+        var userFactors = await GatherAsync(run, Side.Users, table.Users.Count, options.Factors, cancellationToken);
+        var itemFactors = await GatherAsync(run, Side.Items, table.Items.Count, options.Factors, cancellationToken);
+        ClusterProjection? projection = null;
+        if (fitted is not null)
         {
-            System.Stop(listener);
+            var (ids, factors) = await GatherColdAsync(run, table.Items.Count, fitted.ColdItems, options.Factors, cancellationToken);
+            projection = new ClusterProjection(pipeline!, encoder!, fitted, ids, factors, itemText!.ValidationFraction);
         }
+        return new ClusterTrainingResult(run, completed, userFactors, itemFactors, ingestion, history) { Projection = projection };
+    }
+
+    /// <summary>
+    /// Rows per gather page: <see cref="WalsSettings.GatherRows"/>, or fewer when that many rows of k floats and an index
+    /// (4 (k + 1) bytes each) would not fit in a remote frame (k = 256 at the default 16,384 rows did not).
+    /// </summary>
+    /// <param name="k">Factors per row.</param>
+    /// <param name="extraBytesPerRow">What else a row carries (an id string for cold items).</param>
+    public int GatherPageRows(int k, int extraBytesPerRow = 0)
+    {
+        var frame = WalsSettings.MaximumFrameBytes(System.Settings.Config) ?? long.MaxValue;
+        var fit = (frame - WalsSettings.FrameHeadroomBytes) / (4L * (k + 1) + extraBytesPerRow);
+        return (int)Math.Clamp(fit, 1, Settings.GatherRows);
     }
 
     /// <summary>All factor rows of one side, in global row order, read shard by shard in pages.</summary>
@@ -201,7 +300,7 @@ public sealed class WalsClient : IAsyncDisposable
         {
             for (var offset = 0; ;)
             {
-                var page = await Actors.ShardRegion.Ask<ShardFactors>(new GetShardFactors(run, side, s, offset, Settings.GatherRows), TimeSpan.FromSeconds(60), cancellationToken);
+                var page = await Actors.ShardRegion.Ask<ShardFactors>(new GetShardFactors(run, side, s, offset, GatherPageRows(k)), TimeSpan.FromSeconds(60), cancellationToken);
                 if (page.Failure is not null)
                 {
                     throw new InvalidOperationException(page.Failure);
@@ -232,7 +331,7 @@ public sealed class WalsClient : IAsyncDisposable
         {
             for (var offset = 0; ;)
             {
-                var page = await Actors.ShardRegion.Ask<ColdItemFactors>(new GetColdItems(run, Side.Items, s, offset, Settings.GatherRows), TimeSpan.FromSeconds(60), cancellationToken);
+                var page = await Actors.ShardRegion.Ask<ColdItemFactors>(new GetColdItems(run, Side.Items, s, offset, GatherPageRows(k, extraBytesPerRow: 256)), TimeSpan.FromSeconds(60), cancellationToken);
                 if (page.Failure is not null)
                 {
                     if (page.TotalRows == 0 && offset == 0)

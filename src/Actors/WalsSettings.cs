@@ -55,9 +55,10 @@ public sealed record WalsSettings
     /// <summary>Reads and validates <c>wals.cluster</c> from <paramref name="config"/> (falling back to the reference).</summary>
     public static WalsSettings FromConfig(Config config)
     {
-        var c = config.WithFallback(Reference).GetConfig(Section)
+        var full = config.WithFallback(Reference);
+        var c = full.GetConfig(Section)
             ?? throw new ConfigurationException($"Configuration section '{Section}' is missing.");
-        return new WalsSettings
+        var settings = new WalsSettings
         {
             UserShards = Int(c, "user-shards", 1, 1 << 20),
             ItemShards = Int(c, "item-shards", 1, 1 << 20),
@@ -73,7 +74,21 @@ public sealed record WalsSettings
             SolverThreads = Int(c, "solver-threads", 0, 4096),
             ConcurrentSolves = Int(c, "concurrent-solves", 1, 4096),
         };
+        // A factor block is one remote message: it must fit in a frame with room for its header.
+        if (MaximumFrameBytes(full) is { } frame && settings.FactorBlockBytes > frame - FrameHeadroomBytes)
+        {
+            throw new ConfigurationException($"Configuration key '{Section}.factor-block-bytes' = {settings.FactorBlockBytes} is invalid: it must stay below " +
+                $"akka.remote.dot-netty.tcp.maximum-frame-size ({frame}) minus {FrameHeadroomBytes} bytes for the message's header, or the blocks are dropped.");
+        }
+        return settings;
     }
+
+    /// <summary>Bytes of a remote frame left for what a message carries besides its payload array (ids, run, counts).</summary>
+    public const int FrameHeadroomBytes = 64 * 1024;
+
+    /// <summary><c>akka.remote.dot-netty.tcp.maximum-frame-size</c> of <paramref name="config"/>, when it is set.</summary>
+    public static long? MaximumFrameBytes(Config config) =>
+        config.HasPath("akka.remote.dot-netty.tcp.maximum-frame-size") ? config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size") : null;
 
     private static int Int(Config c, string key, int min, int max) => ConfigKeys.Int(c, Section, key, min, max);
 

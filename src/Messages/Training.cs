@@ -119,5 +119,24 @@ public sealed record GetClusterLayout : IWalsMessage
     public static GetClusterLayout Instance { get; } = new();
 }
 
-/// <summary>Reply to <see cref="GetClusterLayout"/>.</summary>
-public sealed record ClusterLayout(int UserShards, int ItemShards, string? CompletedRun, string? ActiveRun) : IWalsMessage;
+/// <summary>
+/// Reply to <see cref="GetClusterLayout"/>: the shard counts, the last completed run, the run that holds the cluster
+/// (reserved, training, fitting or being gathered; null when free), and the client-side settings of the nodes'
+/// configuration (<c>wals.cluster.ingest-*</c>, <c>gather-rows</c>), which clients take from here.
+/// </summary>
+public sealed record ClusterLayout(int UserShards, int ItemShards, string? CompletedRun, string? ActiveRun,
+    int IngestBatchEntries = 0, int IngestParallelism = 0, long IngestAskTimeoutMs = 0, int IngestAttempts = 0, int GatherRows = 0) : IWalsMessage;
+
+/// <summary>
+/// Client to coordinator, before it ingests: hold the cluster for <paramref name="Run"/> until the sender (the client's
+/// run listener) stops or sends <see cref="ReleaseTrainingRun"/>. One run at a time: while another run holds the
+/// cluster the reply is a failure naming it, so a second submission never overwrites the first one's shards.
+/// Replied with <see cref="TrainingRunReserved"/>.
+/// </summary>
+public sealed record ReserveTrainingRun(string Run) : IWalsMessage;
+
+/// <summary>Reply to <see cref="ReserveTrainingRun"/>; <paramref name="Failure"/> when another run holds the cluster.</summary>
+public sealed record TrainingRunReserved(string Run, string? Failure) : IWalsMessage;
+
+/// <summary>Client to coordinator: <paramref name="Run"/> is gathered (or given up); the cluster is free for the next run.</summary>
+public sealed record ReleaseTrainingRun(string Run) : IWalsMessage;

@@ -39,6 +39,9 @@ public sealed class WalsSerializer : SerializerWithStringManifest
     private const string ShardStatusManifest = "ss";
     private const string GetClusterLayoutManifest = "gl";
     private const string ClusterLayoutManifest = "cl";
+    private const string ReserveTrainingRunManifest = "qr";
+    private const string TrainingRunReservedManifest = "qd";
+    private const string ReleaseTrainingRunManifest = "ql";
     private const string InteractionBatchManifest = "ib";
     private const string InteractionBatchAcceptedManifest = "ia";
     private const string RecommendManifest = "rc";
@@ -110,6 +113,9 @@ public sealed class WalsSerializer : SerializerWithStringManifest
         ShardStatus => ShardStatusManifest,
         GetClusterLayout => GetClusterLayoutManifest,
         ClusterLayout => ClusterLayoutManifest,
+        ReserveTrainingRun => ReserveTrainingRunManifest,
+        TrainingRunReserved => TrainingRunReservedManifest,
+        ReleaseTrainingRun => ReleaseTrainingRunManifest,
         InteractionBatch => InteractionBatchManifest,
         InteractionBatchAccepted => InteractionBatchAcceptedManifest,
         Recommend => RecommendManifest,
@@ -223,6 +229,16 @@ public sealed class WalsSerializer : SerializerWithStringManifest
                 break;
             case ClusterLayout m:
                 w.Int(m.UserShards); w.Int(m.ItemShards); w.String(m.CompletedRun); w.String(m.ActiveRun);
+                w.Int(m.IngestBatchEntries); w.Int(m.IngestParallelism); w.Long(m.IngestAskTimeoutMs); w.Int(m.IngestAttempts); w.Int(m.GatherRows);
+                break;
+            case ReserveTrainingRun m:
+                w.String(m.Run);
+                break;
+            case TrainingRunReserved m:
+                w.String(m.Run); w.String(m.Failure);
+                break;
+            case ReleaseTrainingRun m:
+                w.String(m.Run);
                 break;
             case InteractionBatch m:
                 w.String(m.Run); w.Byte((byte)m.Side); w.Int(m.Shard); w.Int(m.Sequence); w.Ints(m.RowGlobals); w.Strings(m.RowIds);
@@ -360,7 +376,10 @@ public sealed class WalsSerializer : SerializerWithStringManifest
             GetShardStatusManifest => new GetShardStatus((Side)r.Byte(), r.Int()),
             ShardStatusManifest => new ShardStatus((Side)r.Byte(), r.Int(), r.String(), r.NullableString(), r.Int(), r.Long(), r.Int(), r.String()),
             GetClusterLayoutManifest => GetClusterLayout.Instance,
-            ClusterLayoutManifest => new ClusterLayout(r.Int(), r.Int(), r.NullableString(), r.NullableString()),
+            ClusterLayoutManifest => new ClusterLayout(r.Int(), r.Int(), r.NullableString(), r.NullableString(), r.Int(), r.Int(), r.Long(), r.Int(), r.Int()),
+            ReserveTrainingRunManifest => new ReserveTrainingRun(r.String()),
+            TrainingRunReservedManifest => new TrainingRunReserved(r.String(), r.NullableString()),
+            ReleaseTrainingRunManifest => new ReleaseTrainingRun(r.String()),
             InteractionBatchManifest => new InteractionBatch(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Ints(), r.Strings(), r.Ints(), r.Ints(), r.Ints(), r.Floats()),
             InteractionBatchAcceptedManifest => new InteractionBatchAccepted(r.String(), (Side)r.Byte(), r.Int(), r.Int(), r.Long(), r.Bool()),
             RecommendManifest => new Recommend(r.String(), r.Int(), r.Bool()),

@@ -10,6 +10,81 @@ namespace WalsCluster.Actors.Tests;
 /// <summary>Two trainer ActorSystems and a client in one process on 127.0.0.1 train a small table like the engine.</summary>
 public sealed class InProcessClusterTests
 {
+    /// <summary>One trainer node with <paramref name="overlay"/>, started; the caller terminates it.</summary>
+    private static (ActorSystem System, string Seed) StartNode(string overlay)
+    {
+        var port = WalsSystem.FreeLoopbackPort();
+        var seed = $"127.0.0.1:{port}";
+        var system = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, [seed], [WalsSystem.TrainerRole]),
+            Akka.Configuration.ConfigurationFactory.ParseString(overlay)));
+        WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
+        return (system, seed);
+    }
+
+    [Fact]
+    public async Task A_data_set_smaller_than_the_shard_count_trains_with_empty_shards()
+    {
+        // Regression: ingestion sends nothing to a shard no id hashes to, and that shard refused PrepareRun, failing the run.
+        var table = new InteractionTable(new IdMap(["a", "b", "c"]), new IdMap(["x", "y", "z"]), [0, 0, 1, 2, 2, 1], [0, 1, 1, 2, 0, 2], [1, 2, 3, 1, 2, 3]);
+        var options = new WalsOptions { Factors = 2, Iterations = 2, Solver = WalsSolver.Cholesky, Threads = 1 }.Validate();
+        var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
+        var (system, seed) = StartNode("wals.cluster { user-shards = 4, item-shards = 4 }");
+        try
+        {
+            await using var client = await WalsClient.ConnectAsync(seed, TimeSpan.FromSeconds(30));
+            var trained = await client.TrainAsync(table, options);
+            Assert.True(engine.UserFactors.Zip(trained.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            Assert.True(engine.ItemFactors.Zip(trained.ItemFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
+    [Fact]
+    public async Task A_second_submission_is_refused_while_the_first_holds_the_cluster_and_clients_take_the_nodes_settings()
+    {
+        // Regression: two clients at once overwrote each other's shards (a second run's batches replaced the first's
+        // ingestion, and a run queued behind a finished one replaced its blocks before they were gathered).
+        var table = RandomTables.Create(seed: 8, rows: 4000, users: 300, items: 200, maxValue: 10);
+        var options = new WalsOptions { Factors = 8, Iterations = 4, Solver = WalsSolver.Cholesky, Threads = 1 }.Validate();
+        var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
+        var (system, seed) = StartNode("wals.cluster { user-shards = 2, item-shards = 2, gather-rows = 7, ingest-batch-entries = 500, ingest-parallelism = 2 }");
+        try
+        {
+            await using var first = await WalsClient.ConnectAsync(seed, TimeSpan.FromSeconds(30));
+            await using var second = await WalsClient.ConnectAsync(seed, TimeSpan.FromSeconds(30));
+            // The clients have no configuration of their own: the ingest and gather settings are the node's.
+            Assert.Equal((7, 500, 2), (first.Settings.GatherRows, first.Settings.IngestBatchEntries, first.Settings.IngestParallelism));
+            var runs = new[] { first.TrainAsync(table, options), second.TrainAsync(table, options) };
+            var outcomes = await Task.WhenAll(runs.Select(async r =>
+            {
+                try
+                {
+                    return (Result: await r, Error: (string?)null);
+                }
+                catch (InvalidOperationException e)
+                {
+                    return (Result: (ClusterTrainingResult?)null, Error: e.Message);
+                }
+            }));
+            var won = Assert.Single(outcomes, o => o.Result is not null);
+            var refused = Assert.Single(outcomes, o => o.Error is not null);
+            Assert.Contains("holds the cluster", refused.Error);
+            Assert.True(engine.UserFactors.Zip(won.Result!.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            Assert.True(engine.ItemFactors.Zip(won.Result!.ItemFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            // Once the first is gathered the cluster is free again.
+            var again = await (refused == outcomes[0] ? first : second).TrainAsync(table, options);
+            Assert.True(engine.UserFactors.Zip(again.UserFactors).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            Assert.True(first.GatherPageRows(256) < 16384); // 16,384 rows of 257 floats would not fit in the 16 MiB frame
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
     [Fact]
     public async Task Two_in_process_nodes_and_a_client_train_the_engines_factors()
     {

@@ -27,6 +27,7 @@ public sealed class SettingsTests
     [InlineData("wals.cluster.item-shards = many", "wals.cluster.item-shards")]
     [InlineData("wals.cluster.query-timeout = soon", "wals.cluster.query-timeout")]
     [InlineData("wals.cluster.factor-block-bytes = 10", "wals.cluster.factor-block-bytes")]
+    [InlineData("wals.cluster.factor-block-bytes = 67108864", "wals.cluster.factor-block-bytes")] // above the 16 MiB frame: the blocks would be dropped
     public void A_bad_value_fails_at_start_up_naming_its_key(string hocon, string key)
     {
         var e = Assert.Throws<ConfigurationException>(() => WalsSettings.FromConfig(ConfigurationFactory.ParseString(hocon)));
