@@ -65,6 +65,11 @@ public sealed class FoldIn
             }
             merged[item] = merged.GetValueOrDefault(item) + value;
         }
+        if (merged.Count == 0)
+        {
+            // b = 0, so x = 0 (also when w0 = 0 and a frequency-scaled lambda leave A = 0).
+            return new float[k];
+        }
         var w0 = options.UnobservedWeight;
         var a = Regularized(_gram, k, w0, WeightedInteractions.RowRegularization(merged.Count, _model.Items.Count, options));
         var b = new double[k];
@@ -109,6 +114,10 @@ public sealed class FoldIn
     public static float[]? TrySolve(ReadOnlySpan<double> gram, ReadOnlySpan<double> lowRank, double[] b, int entries, int itemCount, WalsOptions options)
     {
         var k = b.Length;
+        if (entries == 0)
+        {
+            return new float[k];
+        }
         var a = Regularized(gram, k, options.UnobservedWeight, WeightedInteractions.RowRegularization(entries, itemCount, options));
         for (var i = 0; i < a.Length; i++)
         {

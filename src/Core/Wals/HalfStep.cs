@@ -242,8 +242,11 @@ public static class HalfStep
         var p = ws.P;
         var ap = ws.Ap;
         var z = ws.Z;
-        // The exact diagonal D0 + d of A' is >= lambda_u in exact arithmetic; the floor guards rounding.
-        var (rz, eigXX, xx) = CgKernels.Start(eigenvalues, w0, lambdaU, jacobi, MathF.Max(lambdaU, 1e-12f), b, q, d, x, d0, r, minv, z, p);
+        // The exact diagonal D0 + d of A' is >= lambda_u in exact arithmetic; the floor guards rounding. With lambda_u = 0
+        // and a singular G a diagonal entry can be 0 up to rounding, and an absolute floor (1e-12) let the preconditioner
+        // multiply rounding noise by 1e12 (the factors grew to 1e7): the floor is also relative to the largest w0 eigenvalue.
+        var floor = MathF.Max(lambdaU, 1e-6f * w0 * MaxOf(eigenvalues) + 1e-12f);
+        var (rz, eigXX, xx) = CgKernels.Start(eigenvalues, w0, lambdaU, jacobi, floor, b, q, d, x, d0, r, minv, z, p);
         ws.Observed += observed;
         ws.Implicit += (double)w0 * eigXX;
         ws.RegBefore += lambdaU * (double)xx;
@@ -347,6 +350,16 @@ public static class HalfStep
     private static ref float Row(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, int j, int k, bool gather) =>
         ref gather ? ref Unsafe.Add(ref bufferStart, j * k) : ref Unsafe.Add(ref fixedStart, columns[j] * k);
 
+    private static float MaxOf(ReadOnlySpan<float> values)
+    {
+        var max = 0f;
+        foreach (var v in values)
+        {
+            max = MathF.Max(max, v);
+        }
+        return max;
+    }
+
     /// <summary>The Cholesky half-step in the original basis (exact solve per row in double precision).</summary>
     /// <remarks>With <paramref name="lossAfter"/> the result carries the rows' share of the objective at the solution:
     /// there A x = b, so l(x) = sum c p + x^T A x - 2 b^T x = sum c p - b^T x.</remarks>
@@ -406,7 +419,13 @@ public static class HalfStep
                 {
                     bd.AsSpan(0, k).CopyTo(rhs);
                 }
-                if (!Dense.CholeskySolveInPlace(a, k, bd))
+                if (n == 0 && lambdaU == 0 && w0 == 0)
+                {
+                    // A row with no interactions, no unobserved weight and (frequency-scaled) lambda_u = 0 has no term in
+                    // the objective: A_u = 0 and b_u = 0, so every x is optimal; 0 is the minimum-norm answer.
+                    bd.AsSpan(0, k).Clear();
+                }
+                else if (!Dense.CholeskySolveInPlace(a, k, bd))
                 {
                     return false;
                 }

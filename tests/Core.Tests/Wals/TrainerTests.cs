@@ -1,3 +1,4 @@
+using WalsCluster.Core.Sparse;
 using WalsCluster.Core.Wals;
 
 namespace WalsCluster.Core.Tests.Wals;
@@ -32,6 +33,32 @@ public sealed class TrainerTests
         var (c, p) = DenseReference.DenseWeights(r, o);
         var expected = DenseReference.Loss(c, p, trained.UserFactors, trained.ItemFactors, 4, o, DenseReference.RowCounts(r), DenseReference.RowCounts(r.Transpose()));
         Assert.Equal(expected, trained.FinalLoss, expected * 1e-4);
+    }
+
+    [Fact]
+    public void Without_regularization_and_with_more_factors_than_items_cg_stays_bounded()
+    {
+        // Regression: with lambda 0 a singular G gives diagonal entries of 0 up to rounding, and the Jacobi floor of 1e-12
+        // multiplied rounding noise by 1e12: the factors grew to 1e7 and the reported loss went negative.
+        var r = DenseReference.RandomMatrix(new Random(3), 10, 6, 0.3, allowNegative: true);
+        var o = new WalsOptions { Factors = 16, Iterations = 10, Regularization = 0, Threads = 1 };
+        var trained = new WalsTrainer(o).Train(r);
+        Assert.All(trained.History, h => Assert.True(h.Loss >= -1e-4, $"reported loss {h.Loss}")); // a perfect fit is possible: 0 up to rounding
+        Assert.True(trained.UserFactors.Concat(trained.ItemFactors).Max(MathF.Abs) < 1e3, "the factors blew up");
+        var (c, p) = DenseReference.DenseWeights(r, o);
+        var expected = DenseReference.Loss(c, p, trained.UserFactors, trained.ItemFactors, 16, o, DenseReference.RowCounts(r), DenseReference.RowCounts(r.Transpose()));
+        Assert.True(Math.Abs(expected - trained.FinalLoss) <= 1e-3 + 1e-3 * expected, $"reported {trained.FinalLoss}, the dense objective {expected}");
+    }
+
+    [Fact]
+    public void A_row_without_interactions_or_any_weight_gets_zero_factors_from_cholesky()
+    {
+        // Regression: with w0 = 0 and a frequency-scaled lambda (nu > 0) an empty row has A_u = 0, which Cholesky refused.
+        var r = CsrMatrix.FromCoordinates(4, 3, [0, 0, 2, 3], [0, 1, 1, 2], [1f, 2f, 3f, 1f]); // user 1 has nothing
+        var o = new WalsOptions { Factors = 3, Iterations = 2, Solver = WalsSolver.Cholesky, UnobservedWeight = 0, RegularizationExponent = 1, Regularization = 0.1f, Threads = 1 };
+        var trained = new WalsTrainer(o).Train(r);
+        Assert.Equal(new float[3], trained.UserFactors.AsSpan(3, 3).ToArray());
+        Assert.All(trained.UserFactors.Concat(trained.ItemFactors), v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
