@@ -193,6 +193,14 @@ public sealed class ShardBlock
     /// <summary>The last iteration this shard solved (0: initial factors).</summary>
     public int Version { get; private set; }
 
+    /// <summary>Overwrites one row's factors (a row without interactions that gets y = W^T e + b from its text).</summary>
+    public void SetRowFactors(int row, ReadOnlySpan<float> y)
+    {
+        y.CopyTo(_factors.AsSpan(row * K, K));
+        _ranker = null;
+        _foldInGram = null;
+    }
+
     public void ReplaceFactors(float[] factors, int version)
     {
         if (factors.Length != _factors.Length)

@@ -160,12 +160,26 @@ public sealed class ShardEmbeddings
         return new ShardProjectionSums(train, validation, trainItems, validationItems, cold);
     }
 
-    /// <summary>The cold items (embedded, not rows of <paramref name="block"/>) with factors y = W^T e + b, in global order.</summary>
+    /// <summary>
+    /// The cold items (embedded, not rows of <paramref name="block"/>) with factors y = W^T e + b, in global order. Embedded
+    /// rows of the block without interactions (items whose interactions are all in a test part) get y = W^T e + b in the
+    /// block itself, as the single-process <c>ProjectionTraining.Attach</c> gives them: training left them near 0.
+    /// </summary>
     public ColdItems Project(ShardBlock block, RidgeProjection projection)
     {
         if (projection.D != Dimension || projection.K != block.K)
         {
             throw new ArgumentException($"The projection maps {projection.D} -> {projection.K}; item-{Shard} holds {Dimension}-dimensional embeddings and k = {block.K}.");
+        }
+        var pattern = block.Interactions.Pattern;
+        var y = new float[block.K];
+        for (var j = 0; j < _ids.Count; j++)
+        {
+            if (block.LocalRowOf(_ids[j]) is var row and >= 0 && pattern.RowStart[row + 1] == pattern.RowStart[row])
+            {
+                projection.Apply(Vector(j), y);
+                block.SetRowFactors(row, y);
+            }
         }
         var rows = Enumerable.Range(0, _ids.Count).Where(j => block.LocalRowOf(_ids[j]) < 0).OrderBy(j => _globals[j]).ToArray();
         var k = block.K;

@@ -65,6 +65,11 @@ public sealed class MetadataCliTests(ITestOutputHelper output)
             var items = answer["items"]!.AsArray();
             Assert.Equal(5, items.Count);
             Assert.All(items, i => Assert.InRange(int.Parse(i!["item"]!.GetValue<string>()), 1, 30));
+            // An embeddings file that has the features cannot be used without them (the option was ignored before).
+            var (offExit, _, offError) = await WalsProcess.ExecuteAsync($"train --input \"{Path.Combine(folder, "ratings.csv")}\" --format movielens --item-text \"{embeddings}\" " +
+                $"--embedding-metadata-features false --factors 4 --iterations 1 --threads 1 --model \"{model}.off\"");
+            Assert.Equal(2, offExit);
+            Assert.Contains("carries 7 metadata features", offError);
             var (blankExit, _, blankError) = await WalsProcess.ExecuteAsync($"recommend --model \"{model}\" --text \"  \"");
             Assert.NotEqual(0, blankExit);
             Assert.Contains("Option '--text' is empty", blankError);

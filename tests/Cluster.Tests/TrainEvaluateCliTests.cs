@@ -107,6 +107,9 @@ public sealed class TrainEvaluateCliTests(ITestOutputHelper output) : IDisposabl
             ($"evaluate --model \"{model}\" --test \"{unknownOnly}\"", "no test row has a user and an item the model knows"),
             ($"evaluate --model \"{model}\" --threads -3", "'threads' = -3 is invalid"),
             ($"evaluate --model \"{_folder}\"", "error:"),
+            ("evaluate --cold-start-fraction 0.1 --k 3", "'--k' does not apply with --cold-start-fraction"),
+            ($"train --input \"{train}\" --format lastfm --item-text \"{Path.Combine(_folder, "texts.csv")}\" --projection-validation-fraction 1.5 --model \"{model}.x\"",
+                "'projection-validation-fraction' = 1.5 is invalid"),
         })
         {
             var (exitCode, stdout, stderr) = await WalsProcess.ExecuteAsync(arguments);

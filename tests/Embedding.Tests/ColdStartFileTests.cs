@@ -173,6 +173,19 @@ public sealed class ColdStartFileTests : IDisposable
     }
 
     [Fact]
+    public void An_embeddings_file_with_an_id_twice_is_rejected_naming_both_rows()
+    {
+        var sample = Sample(4, 3);
+        var ids = sample.Ids.ToArray();
+        ids[3] = ids[1];
+        var path = Path.Combine(_root, "dup.wemb");
+        EmbeddingFile.Write(sample with { Ids = ids }, path);
+        var e = Assert.Throws<InvalidDataException>(() => EmbeddingFile.Read(path));
+        Assert.Contains("dup.wemb", e.Message);
+        Assert.Contains("row 3 and in row 1", e.Message);
+    }
+
+    [Fact]
     public void Truncated_or_foreign_embeddings_files_are_rejected_by_name()
     {
         var path = Path.Combine(_root, "t.wemb");

@@ -198,7 +198,13 @@ public sealed class ColdStartTests
         Assert.Equal(300, attached.Train.Columns);
         Assert.Equal(matrix.NonZeros, attached.Train.NonZeros);
         Assert.Equal(Enumerable.Range(250, 50).Select(i => $"i{i}"), section.Fit.ProjectedItems);
-        Assert.Equal(model.ItemFactors, attached.Model.ItemFactors.AsSpan(0, model.ItemFactors.Length).ToArray());
+        // The trained items keep their factors; any of the 250 without an interaction gets its text's (as the next test checks).
+        var counts = ProjectionTraining.ItemCounts(matrix);
+        for (var i = 0; i < 250; i++)
+        {
+            Assert.Equal(counts[i] > 0 ? model.ItemVector(i).ToArray() : fit.Projection.Apply(embeddings.Vector(embeddings.Ids.ToList().IndexOf($"i{i}"))),
+                attached.Model.ItemVector(i).ToArray());
+        }
 
         var path = Path.Combine(Path.GetTempPath(), $"wals-coldstart-{Guid.NewGuid():N}.walsmodel");
         try
@@ -224,6 +230,32 @@ public sealed class ColdStartTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void Items_of_the_model_without_training_interactions_get_their_factors_from_text()
+    {
+        // Regression: items whose interactions were all in the test part (train --test / --test-fraction) kept the near-zero
+        // factors training left them, where the docs (and the cluster's text-only items) give them W^T e + b.
+        var (table, embeddings) = Planted(informativeText: true);
+        var keep = Enumerable.Range(0, table.Count).Where(e => table.ItemIndex[e] < 280).ToArray();
+        var matrix = CsrMatrix.FromCoordinates(table.Users.Count, 300, keep.Select(e => table.UserIndex[e]).ToArray(),
+            keep.Select(e => table.ItemIndex[e]).ToArray(), keep.Select(_ => 1f).ToArray());
+        var trained = new WalsTrainer(SmallWals).Train(matrix);
+        var model = new FactorModel(table.Users, table.Items, SmallWals.Factors, trained.UserFactors, trained.ItemFactors, SmallWals, new TrainingMetadata());
+        var saved = new SavedModel(model, matrix, []);
+        var fit = ProjectionTraining.FitOnModel(saved, embeddings, 0.1, seed: 1, ProjectionWeighting.Count);
+        var (attached, section) = ProjectionTraining.Attach(saved, embeddings, fit);
+        Assert.Equal(300, attached.Model.Items.Count);
+        Assert.Empty(section.Fit.ProjectedItems); // none added: they were in the model already
+        var counts = ProjectionTraining.ItemCounts(matrix);
+        Assert.All(Enumerable.Range(280, 20), i => Assert.Equal(0, counts[i]));
+        for (var i = 0; i < 300; i++)
+        {
+            var expected = counts[i] > 0 ? model.ItemVector(i).ToArray() : fit.Projection.Apply(embeddings.Vector(embeddings.Ids.ToList().IndexOf($"i{i}")));
+            Assert.Equal(expected, attached.Model.ItemVector(i).ToArray());
+        }
+        Assert.True(attached.Model.ItemVector(290).ToArray().Sum(v => v * v) > 1e-3, "a projected row is not near 0");
     }
 
     [Fact]

@@ -159,6 +159,7 @@ public static class EmbeddingFile
         }
         long at = 20 + m;
         var ids = new string[n];
+        var firstRow = new Dictionary<string, int>(n, StringComparer.Ordinal);
         for (var r = 0; r < n; r++)
         {
             if (at + 4 > s.Length)
@@ -172,6 +173,10 @@ public static class EmbeddingFile
                 throw new InvalidDataException($"{name}: truncated in the id of row {r}.");
             }
             ids[r] = Encoding.UTF8.GetString(s.Slice((int)at, length));
+            if (!firstRow.TryAdd(ids[r], r))
+            {
+                throw new InvalidDataException($"{name}: id '{ids[r]}' is in row {r} and in row {firstRow[ids[r]]}; an embeddings file has one row per item.");
+            }
             at += length;
         }
         at = (at + 3) / 4 * 4;

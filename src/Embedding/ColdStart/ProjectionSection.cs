@@ -37,7 +37,8 @@ public sealed record ProjectionFitInfo
     [JsonPropertyName("query_mu")]
     public double? QueryMu { get; init; }
 
-    /// <summary>Items that had no interactions and got y = W^T e + b from their text when the model was written.</summary>
+    /// <summary>Items added to the model from their text (y = W^T e + b) when it was written. Items the model already had
+    /// without training interactions also get their factors from text, in place, and are not listed.</summary>
     [JsonPropertyName("projected_items")]
     public IReadOnlyList<string> ProjectedItems { get; init; } = [];
 }

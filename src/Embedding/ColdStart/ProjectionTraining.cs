@@ -165,13 +165,28 @@ public static class ProjectionTraining
         var section = new ProjectionSection(embeddings.Settings, fit.Info with { ProjectedItems = added.Select(r => embeddings.Ids[r]).ToArray() }, fit.Projection,
             fit.QueryFit?.Projection);
         var sections = saved.OtherSections.Where(s => s.Name != ProjectionSection.Name).Append(section.ToModelSection()).ToList();
-        if (added.Count == 0)
+        // Items of the model without training interactions (all theirs are in the test part) were left near 0 by
+        // training; with text they get W^T e + b in place, as the cluster's item shards give them.
+        var counts = ItemCounts(saved.Train);
+        var untrained = new List<(int Item, int Row)>();
+        for (var row = 0; row < embeddings.Count; row++)
+        {
+            if (model.Items.IndexOf(embeddings.Ids[row]) is var item and >= 0 && counts[item] == 0)
+            {
+                untrained.Add((item, row));
+            }
+        }
+        if (added.Count == 0 && untrained.Count == 0)
         {
             return (saved with { OtherSections = sections }, section);
         }
-        var items = new IdMap(model.Items.Ids.Concat(added.Select(r => embeddings.Ids[r])));
+        var items = added.Count == 0 ? model.Items : new IdMap(model.Items.Ids.Concat(added.Select(r => embeddings.Ids[r])));
         var factors = new float[(long)items.Count * k];
         model.ItemFactors.CopyTo(factors, 0);
+        foreach (var (item, row) in untrained)
+        {
+            fit.Projection.Apply(embeddings.Vector(row), factors.AsSpan(item * k, k));
+        }
         for (var j = 0; j < added.Count; j++)
         {
             fit.Projection.Apply(embeddings.Vector(added[j]), factors.AsSpan((model.Items.Count + j) * k, k));

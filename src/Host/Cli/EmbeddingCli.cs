@@ -189,6 +189,11 @@ internal static class EmbeddingRunner
             {
                 throw new ArgumentException($"The embeddings file {source} has no metadata features; make it with 'wals embed --metadata-features', or embed movielens:DIR here.");
             }
+            if (request.MetadataFeatures == false && embeddings.Settings.Metadata is { } metadata)
+            {
+                throw new ArgumentException($"The embeddings file {source} carries {metadata.Count} metadata features; make it with 'wals embed --metadata-features false', " +
+                    "or leave the option out.");
+            }
             Output.Note(json, $"read {embeddings.Count:N0} item vectors from {source} ({embeddings.Settings}); the embedding options are not used");
             return embeddings;
         }

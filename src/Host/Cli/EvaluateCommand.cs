@@ -32,6 +32,15 @@ internal static class EvaluateCommand
             var asJson = result.GetValue(json);
             if (result.GetValue(coldStart.Fraction) is { } fraction)
             {
+                // The cold-start report has its own cut-offs (recall@20, nDCG@10), definitions and test part (the held-out items).
+                foreach (var option in new Option[] { k, definitions, test })
+                {
+                    if (result.GetResult(option) is { Implicit: false })
+                    {
+                        throw new ArgumentException($"Option '{option.Name}' does not apply with --cold-start-fraction, which reports recall@20 and nDCG@10 " +
+                            "with the standard definitions on the held-out items.");
+                    }
+                }
                 return coldStart.Run(result, fraction, result.GetValue(model), result.GetValue(threads), asJson);
             }
             var modelPath = result.GetValue(model)

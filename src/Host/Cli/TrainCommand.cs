@@ -38,6 +38,11 @@ internal static class TrainCommand
         {
             var asJson = result.GetValue(json);
             var options = hyper.Read(result);
+            if (result.GetValue(itemText) is not null && result.GetValue(validationFraction) is var vf && !(vf > 0 && vf < 1))
+            {
+                // Checked before anything is read or embedded (the fit would refuse it only after training).
+                throw new ArgumentException($"Option 'projection-validation-fraction' = {vf} is invalid: it must be between 0 and 1 (exclusive).");
+            }
             if (result.GetValue(cluster) is { } address)
             {
                 TrainingJob.CheckSplitOptions(result.GetValue(testFraction), result.GetValue(test));
