@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using WalsCluster.Embedding.Models;
 using WalsCluster.Embedding.Onnx;
 using WalsCluster.Embedding.Synthetic;
 
@@ -166,6 +167,26 @@ public sealed class EncoderTests : IClassFixture<TinyRobertaFixture>
     {
         var ex = Assert.Throws<ArgumentException>(() => TextEncoder.Create(_tiny.Model, new EncoderOptions { Pooling = new PoolingOptions { LayerCount = 4 } }));
         Assert.Contains("has 3", ex.Message);
+    }
+
+    [Fact]
+    public void Vectors_of_other_weights_are_not_the_same_encoding_even_with_the_same_shape()
+    {
+        // Regression: SameEncoding compared pooling, length and dimension only, so a text query embedded by another model of
+        // the same width was answered against a projection fitted on the first.
+        using var two = TextEncoder.Create(_tiny.Model, new EncoderOptions { Pooling = new PoolingOptions { LayerCount = 2 } });
+        using var again = TextEncoder.Create(ModelCatalog.Load(_tiny.Directory2), new EncoderOptions { Pooling = new PoolingOptions { LayerCount = 2 } });
+        using var four = TextEncoder.Create(_tiny.Model4, new EncoderOptions { Pooling = new PoolingOptions { LayerCount = 2 } });
+        var a = ColdStart.EmbeddingSettings.From(two.Info);
+        Assert.Matches("^[0-9a-f]{16}$", a.ModelDigest);
+        Assert.Equal(TextEncoder.ModelDigest(_tiny.Model.OnnxModel), a.ModelDigest);
+        Assert.True(a.SameEncoding(ColdStart.EmbeddingSettings.From(again.Info)));
+        var b = ColdStart.EmbeddingSettings.From(four.Info);
+        Assert.NotEqual(a.ModelDigest, b.ModelDigest);
+        Assert.False(a.SameEncoding(b with { Dimension = a.Dimension, MaxLength = a.MaxLength }));
+        // Settings written before the digest existed are compared as before.
+        Assert.True(a.SameEncoding(a with { ModelDigest = null }));
+        Assert.Contains($"onnx {a.ModelDigest}", a.ToString());
     }
 
     [Fact]

@@ -37,6 +37,10 @@ public sealed record EmbeddingSettings
     [JsonPropertyName("dimension")]
     public int Dimension { get; init; }
 
+    /// <summary>The ONNX weights' digest (<see cref="TextEncoder.ModelDigest"/>); null in files written before session 9.</summary>
+    [JsonPropertyName("model_sha256")]
+    public string? ModelDigest { get; init; }
+
     /// <summary>Structured features appended after the encoder's values (<c>wals embed --metadata-features</c>); null: none.</summary>
     [JsonPropertyName("metadata")]
     public MetadataFeatures? Metadata { get; init; }
@@ -67,6 +71,7 @@ public sealed record EmbeddingSettings
         Normalize = info.Pooling.Normalize,
         MaxLength = info.MaxLength,
         Dimension = info.Dimension,
+        ModelDigest = info.ModelDigest,
     };
 
     /// <summary>Encoder options that reproduce these settings on <paramref name="device"/>.</summary>
@@ -84,12 +89,14 @@ public sealed record EmbeddingSettings
         },
     };
 
-    /// <summary>Whether texts encoded with <paramref name="other"/> are comparable with these (model name aside, which may be
-    /// a moved folder; metadata features aside, which an encoder does not make).</summary>
+    /// <summary>Whether texts encoded with <paramref name="other"/> are comparable with these: the same weights (by digest,
+    /// when both have one; the model name may be a moved folder) and the same pooling, max length and dimension
+    /// (metadata features aside, which an encoder does not make).</summary>
     public bool SameEncoding(EmbeddingSettings other) =>
         Pooling == other.Pooling && LayerCount == other.LayerCount && Normalize == other.Normalize && MaxLength == other.MaxLength
         && TextDimension == other.TextDimension
-        && (LayerWeights ?? []).SequenceEqual(other.LayerWeights ?? []);
+        && (LayerWeights ?? []).SequenceEqual(other.LayerWeights ?? [])
+        && (ModelDigest is null || other.ModelDigest is null || ModelDigest == other.ModelDigest);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -115,6 +122,6 @@ public sealed record EmbeddingSettings
     }
 
     public override string ToString() =>
-        $"{Model}, pooling {Pooling}{(Pooling == "layers" ? $" (top {LayerCount})" : "")}, max length {MaxLength}, dimension {TextDimension}{(Normalize ? ", L2-normalised" : "")}" +
+        $"{Model}{(ModelDigest is null ? "" : $" (onnx {ModelDigest})")}, pooling {Pooling}{(Pooling == "layers" ? $" (top {LayerCount})" : "")}, max length {MaxLength}, dimension {TextDimension}{(Normalize ? ", L2-normalised" : "")}" +
         (Metadata is null ? "" : $", + {Metadata.Count} metadata features");
 }

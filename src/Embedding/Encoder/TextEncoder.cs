@@ -30,6 +30,7 @@ public enum BatchOrder
 /// <param name="MaxLength">Tokens per text in effect (the option capped at the model's limit).</param>
 /// <param name="IntraOpThreads">ONNX Runtime intra-op threads (0: ONNX Runtime's choice).</param>
 /// <param name="Pooling">The pooling in effect.</param>
+/// <param name="ModelDigest">The ONNX weights' digest (<see cref="TextEncoder.ModelDigest"/>).</param>
 public sealed record EncoderInfo(
     string Model,
     int Dimension,
@@ -42,7 +43,8 @@ public sealed record EncoderInfo(
     bool FeedsTokenTypeIds,
     int MaxLength,
     int IntraOpThreads,
-    PoolingOptions Pooling);
+    PoolingOptions Pooling,
+    string? ModelDigest = null);
 
 /// <summary>
 /// A Hugging Face encoder export on ONNX Runtime, with the top N hidden states exposed as extra graph outputs
@@ -171,11 +173,16 @@ public sealed class TextEncoder : IDisposable
         }
         encoder.Info = new EncoderInfo(model.Name, dimension, device.ToString(), actual, warning, taps, hidden.Count,
             pooler, graph.Inputs.Contains("token_type_ids"), Math.Min(options.MaxLength, model.Tokenizer.ModelMaxLength),
-            options.IntraOpThreads, pooling);
+            options.IntraOpThreads, pooling, ModelDigest(model.OnnxModel));
         logger.LogInformation("{Model} encoder ready on [{Device}]: dimension [{Dimension}], pooling [{Pooling}] over [{Taps}] hidden states",
             model.Name, actual, dimension, pooling.Mode, taps.Length);
         return encoder;
     }
+
+    /// <summary>The first 16 hex digits of the SHA-256 of the model's ONNX bytes (as loaded, before the outputs are edited):
+    /// names the weights, wherever the folder lies, so vectors of two models of the same shape are told apart.</summary>
+    public static string ModelDigest(ReadOnlySpan<byte> onnx) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(onnx))[..16].ToLowerInvariant();
 
     /// <summary>
     /// Refuses, with the reason, the exports this encoder cannot run: weights in external data files (the model is
