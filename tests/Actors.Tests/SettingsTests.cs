@@ -35,6 +35,15 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void Only_trainer_nodes_count_in_the_split_brain_majority()
+    {
+        // Regression: clients counted, and one node with one crashed client was a tie that downed the node.
+        var config = WalsSystem.Config(new NodeAddress("127.0.0.1", 4053, ["127.0.0.1:4053"], ["trainer"]));
+        Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal("trainer", config.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+    }
+
+    [Fact]
     public void An_unknown_role_is_rejected()
     {
         var e = Assert.Throws<ConfigurationException>(() => WalsSystem.Config(new NodeAddress("127.0.0.1", 0, [], ["trainer", "gpu"])));
