@@ -20,7 +20,7 @@ internal sealed class EmbeddingOptions
         Device = new Option<string>($"--{prefix}device") { Description = "cpu or cuda:N (needs the -p:WalsGpu=true build and CUDA; otherwise falls back to cpu with a warning).", DefaultValueFactory = _ => "cpu" };
         Batch = new Option<int>($"--{prefix}batch") { Description = "Texts per ONNX Runtime run (padded to the longest in the batch).", DefaultValueFactory = _ => 32 };
         MaxLength = new Option<int>($"--{prefix}max-length") { Description = "Tokens per text, special tokens included (capped at the model's limit).", DefaultValueFactory = _ => 128 };
-        Pooling = new Option<string>($"--{prefix}pooling") { Description = "layers (masked mean of the mean of the top --layers hidden states), cls, mean (last layer) or pooler.", DefaultValueFactory = _ => "layers" };
+        Pooling = new Option<string>($"--{prefix}pooling") { Description = "layers (masked mean of the mean of the top --{prefix}layers hidden states), cls, mean (last layer) or pooler.", DefaultValueFactory = _ => "layers" };
         Layers = new Option<int>($"--{prefix}layers") { Description = "N, the hidden states mixed by 'layers' pooling.", DefaultValueFactory = _ => 4 };
         Threads = new Option<int>($"--{prefix}threads") { Description = "ONNX Runtime intra-op threads; 0 = one per core.", DefaultValueFactory = _ => 0 };
         Metadata = new Option<bool?>($"--{prefix}metadata-features")

@@ -24,7 +24,7 @@ internal sealed class HyperparameterOptions
     public Option<string> GatherPrecision { get; } = new("--gather-precision") { Description = "How CG reads the fixed side's rows: float32 (exact), bfloat16 (a rounded copy, half the bytes) or int8 (8 bits per value with a scale per row and per column, a quarter of the bytes: the fastest on large models).", DefaultValueFactory = _ => "float32" };
     public Option<string> ZeroStart { get; } = new("--cg-zero-start") { Description = "Sides whose CG rows start from zero instead of their rotated previous factors: none, users, items or both (skips that side's k x k rotation; faster at large k).", DefaultValueFactory = _ => "none" };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the factor initialisation and of the --test-fraction split.", DefaultValueFactory = _ => Defaults.Seed };
-    public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads (per node with --cluster); 0 = all cores.", DefaultValueFactory = _ => 0 };
+    public Option<int> Threads { get; } = new("--threads") { Description = "Worker threads; 0 = all cores. With --cluster: the most threads one shard's solve uses.", DefaultValueFactory = _ => 0 };
 
     public void AddTo(Command command)
     {
