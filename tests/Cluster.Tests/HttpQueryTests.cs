@@ -114,9 +114,12 @@ public sealed partial class ThreeProcessClusterTests
     [InlineData("--roles trainer --http-port 8080", "needs the 'query' role")]
     [InlineData("--http-port 0", "'http-port' = 0 is invalid")]
     [InlineData("--http-port 8080 --http-max-concurrent 0", "'http-max-concurrent' = 0 is invalid")]
+    [InlineData("--port 99999", "'port' = 99999 is invalid")]
+    [InlineData("--roles ,", "'roles' is empty")]
     public async Task A_node_with_a_bad_HTTP_setting_stops_at_start_up_naming_it(string options, string words)
     {
-        var (exitCode, _, stderr) = await WalsProcess.ExecuteAsync($"node --port {Actors.WalsSystem.FreeLoopbackPort()} {options}");
+        var port = options.Contains("--port ") ? "" : $"--port {Actors.WalsSystem.FreeLoopbackPort()} ";
+        var (exitCode, _, stderr) = await WalsProcess.ExecuteAsync($"node {port}{options}");
         Assert.NotEqual(0, exitCode);
         Assert.Contains(words, stderr);
     }

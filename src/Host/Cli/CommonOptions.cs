@@ -166,7 +166,7 @@ internal static class Output
         }
         catch (Exception e) when (e is DataFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
                                       or Core.Model.ModelFormatException or InvalidDataException or Core.Wals.NonFiniteFactorsException or IOException
-                                      or UnauthorizedAccessException)
+                                      or UnauthorizedAccessException or Akka.Configuration.ConfigurationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

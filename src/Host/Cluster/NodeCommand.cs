@@ -39,14 +39,36 @@ internal static class NodeCommand
         {
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             var section = builder.Configuration.GetSection("Wals");
+            var nodePort = result.GetValue(port) ?? Int(section["Port"], "Wals:Port") ?? 4053;
+            if (nodePort is < 1 or > 65535)
+            {
+                throw new ArgumentException($"Option 'port' = {nodePort} is invalid: it must be between 1 and 65535.");
+            }
+            var nodeRoles = Split(result.GetValue(roles) ?? section["Roles"] ?? "trainer,query,embedder");
+            if (nodeRoles.Length == 0)
+            {
+                throw new ArgumentException("Option 'roles' is empty: give one or more of trainer, query, embedder (or leave it out for all three).");
+            }
             var node = new NodeAddress(
                 result.GetValue(host) ?? section["Host"] ?? "127.0.0.1",
-                result.GetValue(port) ?? (int.TryParse(section["Port"], out var p) ? p : 4053),
+                nodePort,
                 Split(result.GetValue(seeds) ?? section["SeedNodes"]).Select(s => WalsSystem.ParseHostPort(s, "seed-nodes")).ToArray(),
-                Split(result.GetValue(roles) ?? section["Roles"] ?? "trainer,query,embedder"));
+                nodeRoles);
             var overlayPath = result.GetValue(config) ?? section["Config"];
             var overlay = overlayPath is null ? null : Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(overlayPath));
             var nodeConfig = WalsSystem.Config(node, overlay);
+            if (node.Roles.Contains(WalsSystem.EmbedderRole) && !nodeConfig.GetBoolean("wals.embedding.enabled"))
+            {
+                // The embedding routers of the cluster route to every node with the role; one without a pool would leave
+                // the requests sent to it unanswered until they time out, so a node with embedding off does not take it.
+                node = node with { Roles = node.Roles.Where(r => r != WalsSystem.EmbedderRole).ToArray() };
+                if (node.Roles.Count == 0)
+                {
+                    throw new ArgumentException("The node's only role is 'embedder' but wals.embedding.enabled = off: it would have nothing to do.");
+                }
+                Console.Error.WriteLine($"wals.embedding.enabled = off: the node does not take the '{WalsSystem.EmbedderRole}' role (roles {string.Join(",", node.Roles)}).");
+                nodeConfig = WalsSystem.Config(node, overlay);
+            }
             var settings = WalsSettings.FromConfig(nodeConfig);
             HostingExtensions.ValidateEmbedding(nodeConfig);
             var http = HttpOptions(result.GetValue(httpPort) ?? Int(section["HttpPort"], "Wals:HttpPort"), result.GetValue(httpHost) ?? section["HttpHost"] ?? node.Host,
@@ -66,15 +88,17 @@ internal static class NodeCommand
             using var app = builder.Build();
             if (result.GetValue(stdin))
             {
+                // Watched once the host has started: a stop asked for during start-up (standard input already at its
+                // end) would cancel the start and fail the command instead of leaving the cluster.
                 var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-                _ = Task.Run(() =>
+                lifetime.ApplicationStarted.Register(() => _ = Task.Run(() =>
                 {
                     string? line;
                     while ((line = Console.In.ReadLine()) is not null && line.Trim() != "stop")
                     {
                     }
                     lifetime.StopApplication();
-                });
+                }));
             }
             app.Run();
             return 0;
