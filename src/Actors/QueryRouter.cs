@@ -41,6 +41,13 @@ public sealed class QueryRouter : ReceiveActor
         Receive<RecommendForText>(q => Answer(TextAsync(q)));
     }
 
+    /// <summary>
+    /// How long a caller waits for the router's reply: it answers within its query timeout per step (a fold-in or a text
+    /// query takes up to three), and a text query first waits up to <paramref name="embeddingAskTimeout"/> for its vector.
+    /// </summary>
+    public static TimeSpan ReplyTimeout(WalsSettings settings, TimeSpan embeddingAskTimeout, bool text) =>
+        settings.QueryTimeout * 3 + (text ? embeddingAskTimeout : TimeSpan.Zero) + TimeSpan.FromSeconds(5);
+
     /// <param name="settings">Cluster settings.</param>
     /// <param name="region">The factor shard region or its proxy (or a test probe); null looks it up.</param>
     /// <param name="coordinator">The coordinator (singleton proxy) that holds the projection for text queries.</param>

@@ -173,15 +173,21 @@ public sealed class ShardEmbeddings
         }
         var pattern = block.Interactions.Pattern;
         var y = new float[block.K];
+        var cold = new List<int>();
         for (var j = 0; j < _ids.Count; j++)
         {
-            if (block.LocalRowOf(_ids[j]) is var row and >= 0 && pattern.RowStart[row + 1] == pattern.RowStart[row])
+            var row = block.LocalRowOf(_ids[j]);
+            if (row < 0)
+            {
+                cold.Add(j);
+            }
+            else if (pattern.RowStart[row + 1] == pattern.RowStart[row])
             {
                 projection.Apply(Vector(j), y);
                 block.SetRowFactors(row, y);
             }
         }
-        var rows = Enumerable.Range(0, _ids.Count).Where(j => block.LocalRowOf(_ids[j]) < 0).OrderBy(j => _globals[j]).ToArray();
+        var rows = cold.OrderBy(j => _globals[j]).ToArray();
         var k = block.K;
         var factors = new float[(long)rows.Length * k];
         for (var c = 0; c < rows.Length; c++)

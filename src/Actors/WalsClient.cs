@@ -397,12 +397,8 @@ public sealed class WalsClient : IAsyncDisposable
     public Task<Recommendations> AskAsync(IWalsMessage query, CancellationToken cancellationToken = default) =>
         Actors.Router.Ask<Recommendations>(query, ReplyTimeout(query), cancellationToken);
 
-    /// <summary>
-    /// How long <see cref="AskAsync"/> waits: the router answers within its query timeout per step (a fold-in or a text
-    /// query takes up to three), and a text query first waits up to the embedding ask-timeout for its vector.
-    /// </summary>
-    public TimeSpan ReplyTimeout(IWalsMessage query) =>
-        Settings.QueryTimeout * 3 + (query is RecommendForText ? Pipeline.AskTimeout : TimeSpan.Zero) + TimeSpan.FromSeconds(5);
+    /// <summary>How long <see cref="AskAsync"/> waits (<see cref="QueryRouter.ReplyTimeout"/>).</summary>
+    public TimeSpan ReplyTimeout(IWalsMessage query) => QueryRouter.ReplyTimeout(Settings, Pipeline.AskTimeout, query is RecommendForText);
 
     /// <summary>The gathered factors as the engine's saved model (same file format as <c>wals train</c>).</summary>
     public static SavedModel ToSavedModel(InteractionTable table, WalsOptions options, ClusterTrainingResult result, string source, string? testSplitPath = null)

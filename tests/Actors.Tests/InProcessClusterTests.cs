@@ -143,15 +143,11 @@ public sealed class InProcessClusterTests
         var table = RandomTables.Create(seed: 5, rows: 900, users: 150, items: 240, maxValue: 10);
         var options = new WalsOptions { Factors = 8, Iterations = 3, Solver = solver, Regularization = 0.1f, Threads = 1, GatherPrecision = precision, ZeroStart = zeroStart }.Validate();
         var engine = new WalsTrainer(options).Train(table.ToUserItemMatrix());
-        var port = WalsSystem.FreeLoopbackPort();
-        var seeds = new[] { $"127.0.0.1:{port}" };
-        var system = ActorSystem.Create(WalsSystem.SystemName, WalsSystem.Config(new NodeAddress("127.0.0.1", port, seeds, [WalsSystem.TrainerRole]),
-            Akka.Configuration.ConfigurationFactory.ParseString("wals.cluster { user-shards = 2, item-shards = 3 }")));
+        var (system, seed) = StartNode("wals.cluster { user-shards = 2, item-shards = 3 }");
         try
         {
-            WalsSystem.Start(system, WalsSettings.FromConfig(system.Settings.Config), [WalsSystem.TrainerRole]);
             // No overlay: the client takes the node's 2 + 3 shards from the coordinator.
-            await using var client = await WalsClient.ConnectAsync(seeds[0], TimeSpan.FromSeconds(30));
+            await using var client = await WalsClient.ConnectAsync(seed, TimeSpan.FromSeconds(30));
             Assert.Equal((2, 3), (client.Settings.UserShards, client.Settings.ItemShards));
             var before = LocalShards.RowsHandedOver;
             var copiesBefore = BFloat16Kernels.CopiesMade;

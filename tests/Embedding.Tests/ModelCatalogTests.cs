@@ -29,14 +29,22 @@ public sealed class ModelCatalogTests : IClassFixture<TinyRobertaFixture>
         Assert.Equal((101, 102, 0), (wordPiece.ClassificationTokenId, wordPiece.SeparatorTokenId, wordPiece.PaddingTokenId));
     }
 
+    /// <summary>A model folder with the tiny model's graph, a WordPiece vocabulary of the BERT specials (ids 0-4) and then
+    /// <paramref name="words"/>, and a bert config.json of 512 positions.</summary>
+    private string BertFolder(string name, string words)
+    {
+        string dir = Path.Combine(_tiny.Root, name);
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(_tiny.Directory2, "model.onnx"), Path.Combine(dir, "model.onnx"), overwrite: true);
+        File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n" + words);
+        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"bert","max_position_embeddings":512}""");
+        return dir;
+    }
+
     [Fact]
     public void A_wordpiece_folder_reads_lower_casing_and_limit_from_the_tokenizer_config()
     {
-        string dir = Path.Combine(_tiny.Root, "bert-like");
-        Directory.CreateDirectory(dir);
-        File.Copy(Path.Combine(_tiny.Directory2, "model.onnx"), Path.Combine(dir, "model.onnx"), overwrite: true);
-        File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nHello\nworld\n");
-        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"bert","max_position_embeddings":512}""");
+        string dir = BertFolder("bert-like", "hello\nHello\nworld\n");
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":false,"model_max_length":100}""");
         var cased = ModelCatalog.Load(dir).Tokenizer;
         Assert.Equal(100, cased.ModelMaxLength);
@@ -89,11 +97,7 @@ public sealed class ModelCatalogTests : IClassFixture<TinyRobertaFixture>
     [Fact]
     public void Strip_accents_in_the_tokenizer_config_overrides_the_lower_casing_default()
     {
-        string dir = Path.Combine(_tiny.Root, "accents");
-        Directory.CreateDirectory(dir);
-        File.Copy(Path.Combine(_tiny.Directory2, "model.onnx"), Path.Combine(dir, "model.onnx"), overwrite: true);
-        File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncafe\n");
-        File.WriteAllText(Path.Combine(dir, "config.json"), """{"model_type":"bert","max_position_embeddings":512}""");
+        string dir = BertFolder("accents", "cafe\n");
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":true}""");
         Assert.Equal(new[] { 2, 5, 3 }, ModelCatalog.Load(dir).Tokenizer.EncodeIds("Café", 128));
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case":true,"strip_accents":false}""");

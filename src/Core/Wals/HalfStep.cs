@@ -84,6 +84,7 @@ public static class HalfStep
         var jacobi = options.CgPreconditioner == CgPreconditioner.Jacobi;
         var fixedHalf = options.GatherPrecision == GatherPrecision.BFloat16 ? BFloat16Kernels.RoundParallel(fixedFactors, options.EffectiveThreads) : null;
         var fixedInt8 = options.GatherPrecision == GatherPrecision.Int8 ? Int8Kernels.QuantizeParallel(fixedFactors, k, options.EffectiveThreads, eigenvalues) : null;
+        var diagonalFloor = DiagonalFloor(eigenvalues, w0);
         return SolveRows(rows, factors, fixedSideCount, options,
             [MethodImpl(MethodImplOptions.AggressiveOptimization)] (int u, int start, int n, float lambdaU, Span<float> x, CgWorkspace ws) =>
             {
@@ -95,7 +96,7 @@ public static class HalfStep
                 }
                 CgRow(
                     pattern.ColumnIndex.AsSpan(start, n), rows.Cw.AsSpan(start, n), rows.Cp.AsSpan(start, n),
-                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf, zeroStart, lossAfter, fixedInt8);
+                    fixedFactors, eigenvalues, w0, lambdaU, options.CgSteps, jacobi, x, ws, maxGatherFloats, fixedHalf, zeroStart, lossAfter, fixedInt8, diagonalFloor);
                 return true;
             },
             u => $"Row {u} got a non-finite factor (NaN or infinity) in the conjugate-gradient half-step; lower alpha or raise the regularization.",
@@ -169,7 +170,7 @@ public static class HalfStep
         ReadOnlySpan<int> columns, ReadOnlySpan<float> cw, ReadOnlySpan<float> cp,
         float[] fixedFactors, ReadOnlySpan<float> eigenvalues, float w0, float lambdaU, int steps, bool jacobi,
         Span<float> x, CgWorkspace ws, int maxGatherFloats = MaxGatherFloats, ushort[]? fixedHalf = null,
-        bool zeroStart = false, bool lossAfter = false, Int8Rows? fixedInt8 = null)
+        bool zeroStart = false, bool lossAfter = false, Int8Rows? fixedInt8 = null, float diagonalFloor = 1e-12f)
     {
         var k = x.Length;
         if (zeroStart)
@@ -242,11 +243,8 @@ public static class HalfStep
         var p = ws.P;
         var ap = ws.Ap;
         var z = ws.Z;
-        // The exact diagonal D0 + d of A' is >= lambda_u in exact arithmetic; the floor guards rounding. With lambda_u = 0
-        // and a singular G a diagonal entry can be 0 up to rounding, and an absolute floor (1e-12) let the preconditioner
-        // multiply rounding noise by 1e12 (the factors grew to 1e7): the floor is also relative to the largest w0 eigenvalue.
-        var floor = MathF.Max(lambdaU, 1e-6f * w0 * MaxOf(eigenvalues) + 1e-12f);
-        var (rz, eigXX, xx) = CgKernels.Start(eigenvalues, w0, lambdaU, jacobi, floor, b, q, d, x, d0, r, minv, z, p);
+        // The exact diagonal D0 + d of A' is >= lambda_u in exact arithmetic; the floor guards rounding (DiagonalFloor).
+        var (rz, eigXX, xx) = CgKernels.Start(eigenvalues, w0, lambdaU, jacobi, MathF.Max(lambdaU, diagonalFloor), b, q, d, x, d0, r, minv, z, p);
         ws.Observed += observed;
         ws.Implicit += (double)w0 * eigXX;
         ws.RegBefore += lambdaU * (double)xx;
@@ -350,14 +348,19 @@ public static class HalfStep
     private static ref float Row(ref float fixedStart, ref float bufferStart, ReadOnlySpan<int> columns, int j, int k, bool gather) =>
         ref gather ? ref Unsafe.Add(ref bufferStart, j * k) : ref Unsafe.Add(ref fixedStart, columns[j] * k);
 
-    private static float MaxOf(ReadOnlySpan<float> values)
+    /// <summary>
+    /// The least diagonal the Jacobi preconditioner divides by, besides lambda_u: 1e-6 w0 max eig(G), once per half-step.
+    /// With lambda_u = 0 and a singular G a diagonal entry can be 0 up to rounding, and an absolute floor (1e-12) let the
+    /// preconditioner multiply rounding noise by 1e12 (the factors grew to 1e7).
+    /// </summary>
+    private static float DiagonalFloor(ReadOnlySpan<float> eigenvalues, float w0)
     {
         var max = 0f;
-        foreach (var v in values)
+        foreach (var v in eigenvalues)
         {
             max = MathF.Max(max, v);
         }
-        return max;
+        return 1e-6f * w0 * max + 1e-12f;
     }
 
     /// <summary>The Cholesky half-step in the original basis (exact solve per row in double precision).</summary>

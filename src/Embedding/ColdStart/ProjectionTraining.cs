@@ -151,31 +151,27 @@ public static class ProjectionTraining
     {
         var model = saved.Model;
         var k = model.Factors;
+        // Items the model does not know are added (text-only items). Items of the model without training interactions
+        // (all theirs are in the test part) were left near 0 by training; with text they get W^T e + b in place, as the
+        // cluster's item shards give them.
+        var counts = ItemCounts(saved.Train);
         var added = new List<int>();
-        if (addTextOnlyItems)
+        var untrained = new List<(int Item, int Row)>();
+        for (var row = 0; row < embeddings.Count; row++)
         {
-            for (var row = 0; row < embeddings.Count; row++)
+            var item = model.Items.IndexOf(embeddings.Ids[row]);
+            if (item < 0 && addTextOnlyItems)
             {
-                if (!model.Items.Contains(embeddings.Ids[row]))
-                {
-                    added.Add(row);
-                }
+                added.Add(row);
+            }
+            else if (item >= 0 && counts[item] == 0)
+            {
+                untrained.Add((item, row));
             }
         }
         var section = new ProjectionSection(embeddings.Settings, fit.Info with { ProjectedItems = added.Select(r => embeddings.Ids[r]).ToArray() }, fit.Projection,
             fit.QueryFit?.Projection);
         var sections = saved.OtherSections.Where(s => s.Name != ProjectionSection.Name).Append(section.ToModelSection()).ToList();
-        // Items of the model without training interactions (all theirs are in the test part) were left near 0 by
-        // training; with text they get W^T e + b in place, as the cluster's item shards give them.
-        var counts = ItemCounts(saved.Train);
-        var untrained = new List<(int Item, int Row)>();
-        for (var row = 0; row < embeddings.Count; row++)
-        {
-            if (model.Items.IndexOf(embeddings.Ids[row]) is var item and >= 0 && counts[item] == 0)
-            {
-                untrained.Add((item, row));
-            }
-        }
         if (added.Count == 0 && untrained.Count == 0)
         {
             return (saved with { OtherSections = sections }, section);

@@ -52,7 +52,8 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             ApplyBasicTokenization = true,
             MaxInputCharsPerWord = MaxPiecesPerWord,
         };
-        if (!HasToken(copy, "[CLS]") && HasToken(copy, "<s>"))
+        var tokens = Tokens(copy);
+        if (!tokens.Contains("[CLS]") && tokens.Contains("<s>"))
         {
             options.ClassificationToken = "<s>";
             options.SeparatorToken = "</s>";
@@ -70,18 +71,17 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         return Create(stream, lowerCase, modelMaxLength, stripAccents);
     }
 
-    private static bool HasToken(MemoryStream vocab, string token)
+    /// <summary>The vocabulary's tokens (one per line); the stream is read from its start.</summary>
+    private static HashSet<string> Tokens(MemoryStream vocab)
     {
         vocab.Position = 0;
         using var reader = new StreamReader(vocab, leaveOpen: true);
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
         while (reader.ReadLine() is { } line)
         {
-            if (line.TrimEnd('\r') == token)
-            {
-                return true;
-            }
+            tokens.Add(line);
         }
-        return false;
+        return tokens;
     }
 
     public IReadOnlyList<int> EncodeIds(string text, int maxLength)

@@ -39,11 +39,7 @@ internal static class NodeCommand
         {
             var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
             var section = builder.Configuration.GetSection("Wals");
-            var nodePort = result.GetValue(port) ?? Int(section["Port"], "Wals:Port") ?? 4053;
-            if (nodePort is < 1 or > 65535)
-            {
-                throw new ArgumentException($"Option 'port' = {nodePort} is invalid: it must be between 1 and 65535.");
-            }
+            var nodePort = CheckPort(result.GetValue(port) ?? Int(section["Port"], "Wals:Port") ?? 4053, "port");
             var nodeRoles = Split(result.GetValue(roles) ?? section["Roles"] ?? "trainer,query,embedder");
             if (nodeRoles.Length == 0)
             {
@@ -113,10 +109,7 @@ internal static class NodeCommand
         {
             return null;
         }
-        if (port is < 1 or > 65535)
-        {
-            throw new ArgumentException($"Option 'http-port' = {port} is invalid: it must be between 1 and 65535.");
-        }
+        CheckPort(port.Value, "http-port");
         if (maxConcurrent < 1)
         {
             throw new ArgumentException($"Option 'http-max-concurrent' = {maxConcurrent} is invalid: it must be at least 1.");
@@ -125,10 +118,13 @@ internal static class NodeCommand
         {
             throw new ArgumentException($"Option 'http-port' needs the '{WalsSystem.QueryRole}' role (this node has {string.Join(",", node.Roles)}): the HTTP API asks the node's query router.");
         }
-        // The router answers within its query timeout per step (a fold-in or text query takes up to three), and a text
-        // query also waits for its vector.
-        return new HttpQueryOptions(host, port.Value, maxConcurrent, settings.QueryTimeout * 3 + embedTimeout + TimeSpan.FromSeconds(5));
+        // Long enough for any query, a text query included.
+        return new HttpQueryOptions(host, port.Value, maxConcurrent, QueryRouter.ReplyTimeout(settings, embedTimeout, text: true));
     }
+
+    private static int CheckPort(int port, string option) => port is >= 1 and <= 65535
+        ? port
+        : throw new ArgumentException($"Option '{option}' = {port} is invalid: it must be between 1 and 65535.");
 
     private static int? Int(string? text, string key) =>
         text is null ? null
